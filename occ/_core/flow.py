@@ -1,0 +1,340 @@
+"""The write flows, written once as generators of steps (sans-IO).
+
+Every repository method that writes runs one of these generators through a
+driver: the driver performs each yielded step and sends back its result.
+The same generator serves SQL and MongoDB, sync and async, and the in-memory
+repository of :mod:`occ.testing`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from occ._core.decisions import KeepTheirs, RaiseConflict, Resolver, WriteValues
+from occ._core.model import Action, Conflict, ConflictKind, Record, Version
+from occ._core.retry import RetryPolicy
+from occ._core.steps import (
+    Applied,
+    Backoff,
+    Call,
+    Missed,
+    Point,
+    Read,
+    Step,
+    Stored,
+    Write,
+)
+from occ._core.versions import VersionScheme
+from occ.errors import ConflictError, DeletedError, NotFoundError, RetryExhaustedError
+
+__all__ = ["Flow", "FlowConfig", "Stats", "insert_flow", "modify_flow", "write_flow"]
+
+Flow = Generator[Step, Any, Applied]
+
+
+@dataclass
+class Stats:
+    """Counters a repository keeps: conflicts met, retries made, decisions taken."""
+
+    conflicts: int = 0
+    retries: int = 0
+    decisions: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def conflict(self) -> None:
+        with self._lock:
+            self.conflicts += 1
+
+    def retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+    def decided(self, label: str) -> None:
+        with self._lock:
+            self.decisions[label] = self.decisions.get(label, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of the counters, safe to keep."""
+        with self._lock:
+            return {
+                "conflicts": self.conflicts,
+                "retries": self.retries,
+                "decisions": dict(self.decisions),
+            }
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """What a flow needs to know about the entity it writes.
+
+    Attributes:
+        entity: name used in errors and conflicts.
+        versions: the version scheme of the entity.
+        retry: attempt budget and backoff.
+        resolver: the entity's conflict policy.
+        joined: the write runs inside a caller's transaction: a conflict raises
+            at once (no resolution, no retry: the transaction must abort).
+        points: yield named :class:`Point` steps for schedulers.
+        stats: counters to update.
+    """
+
+    entity: str
+    versions: VersionScheme
+    retry: RetryPolicy
+    resolver: Resolver
+    joined: bool = False
+    points: bool = False
+    stats: Stats | None = None
+
+
+def _conflict(
+    cfg: FlowConfig,
+    *,
+    key: Any,
+    action: Action,
+    kind: ConflictKind,
+    base: Record | None,
+    changes: Mapping[str, Any],
+    theirs: Stored | None,
+    expected: Version | None,
+    attempt: int,
+) -> Conflict:
+    mine = {**base, **changes} if base is not None else dict(changes)
+    return Conflict(
+        entity=cfg.entity,
+        key=key,
+        action=action,
+        kind=kind,
+        base=base,
+        mine=mine,
+        changes=dict(changes),
+        theirs=None if theirs is None else theirs.record,
+        expected_version=expected,
+        actual_version=None if theirs is None else theirs.version,
+        attempt=attempt,
+    )
+
+
+def _exhausted(cfg: FlowConfig, conflict: Conflict, theirs: Stored, attempts: int) -> Flow:
+    """The retry budget ran out: the policy's ``on_exhausted`` resolver, else raise.
+
+    The fallback may keep theirs (its effects, e.g. archiving mine, run first);
+    any other decision raises :class:`RetryExhaustedError`, after its effects
+    (an alert still persists the conflict). It never writes: that stays bounded.
+    """
+    fallback: Resolver | None = getattr(cfg.resolver, "on_exhausted", None)
+    if fallback is None:
+        raise RetryExhaustedError(conflict, attempts)
+    decision = fallback(conflict)
+    for effect in decision.effects:
+        yield effect
+    if cfg.stats is not None:
+        cfg.stats.decided(decision.label)
+    if isinstance(decision, KeepTheirs):
+        return Applied(
+            conflict.key, theirs.version, theirs.record, outcome=decision.label, attempts=attempts
+        )
+    raise RetryExhaustedError(conflict, attempts)
+
+
+def insert_flow(cfg: FlowConfig, key: Any, record: Mapping[str, Any]) -> Flow:
+    """Insert at the initial version."""
+    outcome = yield Write("insert", key, None, cfg.versions.initial(), record, returning=True)
+    assert isinstance(outcome, Applied)
+    return outcome
+
+
+def write_flow(
+    cfg: FlowConfig,
+    *,
+    action: Action,
+    key: Any,
+    expected: Version,
+    changes: Mapping[str, Any],
+    base: Record | None,
+    returning: bool,
+) -> Flow:
+    """A conditional update or delete; conflicts go to the entity's resolver.
+
+    A miss is classified by one read by key: absent means not found (or, if the
+    writer had read the row, deleted under it); present means a version conflict
+    that the resolver decides. A resolved write is conditional again, at the
+    stored version; each new conflict counts one attempt of the retry budget.
+    """
+    attempt = 1
+    values: Mapping[str, Any] = changes
+    resolved_from: Stored | None = None
+    label = "written"
+    while True:
+        if cfg.points:
+            yield Point("before_write", key)
+        outcome = yield Write(
+            action, key, expected, cfg.versions.next(expected), values, returning=returning
+        )
+        if isinstance(outcome, Applied):
+            if attempt == 1:
+                return outcome
+            record = outcome.record
+            if record is None and resolved_from is not None and action == "update":
+                record = {**resolved_from.record, **values}
+            return Applied(
+                outcome.key, outcome.version, record, outcome.value, outcome=label, attempts=attempt
+            )
+        assert isinstance(outcome, Missed)
+        kind: ConflictKind = "serialization" if outcome.serialization else "version"
+        theirs: Stored | None = None
+        if not (cfg.joined and outcome.serialization):
+            # An aborted transaction cannot read; otherwise one read classifies.
+            theirs = yield Read(key, locking=cfg.joined)
+            if theirs is None:
+                kind = "deleted"
+            elif outcome.serialization and theirs.version != expected:
+                kind = "version"
+        conflict = _conflict(
+            cfg,
+            key=key,
+            action=action,
+            kind=kind,
+            base=base,
+            changes=changes,
+            theirs=theirs,
+            expected=expected,
+            attempt=attempt,
+        )
+        if cfg.stats is not None:
+            cfg.stats.conflict()
+        if kind == "deleted":
+            if base is None and attempt == 1:
+                raise NotFoundError(cfg.entity, key)
+            raise DeletedError(conflict)
+        if cfg.points:
+            yield Point("after_conflict", key)
+        if cfg.joined:
+            raise ConflictError(conflict)
+        assert theirs is not None
+        if theirs.version == expected:
+            # A serialization abort with the version unchanged: try the same write again.
+            decision: Any = WriteValues(values=values, label="retried")
+        else:
+            decision = cfg.resolver(conflict)
+        for effect in decision.effects:
+            yield effect
+        if cfg.stats is not None:
+            cfg.stats.decided(decision.label)
+        if isinstance(decision, RaiseConflict):
+            raise ConflictError(conflict)
+        if isinstance(decision, KeepTheirs):
+            return Applied(
+                key, theirs.version, theirs.record, outcome=decision.label, attempts=attempt
+            )
+        assert isinstance(decision, WriteValues), f"unknown decision {decision!r}"
+        attempt += 1
+        if attempt > cfg.retry.attempts:
+            return (yield from _exhausted(cfg, conflict, theirs, attempt - 1))
+        if cfg.stats is not None:
+            cfg.stats.retry()
+        delay = cfg.retry.delay(attempt)
+        if delay > 0:
+            yield Backoff(delay)
+        expected = theirs.version
+        values = decision.values if action == "update" else values
+        resolved_from = theirs
+        label = decision.label
+
+
+def modify_flow(
+    cfg: FlowConfig,
+    *,
+    key: Any,
+    fn: Callable[[Any], Any],
+    to_value: Callable[[Stored], Any],
+    diff: Callable[[Any, Stored], Mapping[str, Any]],
+    attempts: int,
+) -> Flow:
+    """Read, apply ``fn``, write conditionally; on a conflict, back off and start over.
+
+    Each attempt reads in a fresh transaction (a retry that re-read inside the
+    same REPEATABLE READ transaction would see the old snapshot forever), so
+    one attempt is exactly one read and one write. ``fn`` may run more than once.
+    """
+    attempt = 0
+    missed: tuple[Stored, Mapping[str, Any]] | None = None
+    while True:
+        attempt += 1
+        current = yield Read(key)
+        if missed is not None:
+            last, last_changes = missed
+            conflict = _conflict(
+                cfg,
+                key=key,
+                action="update",
+                kind="version" if current is not None else "deleted",
+                base=last.record,
+                changes=last_changes,
+                theirs=current,
+                expected=last.version,
+                attempt=attempt - 1,
+            )
+            if cfg.stats is not None:
+                cfg.stats.conflict()
+            if current is None:
+                raise DeletedError(conflict)
+            if attempt > attempts:
+                raise RetryExhaustedError(conflict, attempt - 1)
+            if cfg.stats is not None:
+                cfg.stats.retry()
+        elif current is None:
+            raise NotFoundError(cfg.entity, key)
+        if cfg.points:
+            yield Point("after_read", key)
+        value = to_value(current)
+        new_value = yield Call(fn, value)
+        if new_value is None:
+            new_value = value
+        changes = diff(new_value, current)
+        if not changes:
+            return Applied(key, current.version, current.record, new_value, outcome="unchanged")
+        if cfg.points:
+            yield Point("before_write", key)
+        outcome = yield Write(
+            "update", key, current.version, cfg.versions.next(current.version), changes
+        )
+        if isinstance(outcome, Applied):
+            record = {**current.record, **changes}
+            return Applied(
+                key,
+                outcome.version,
+                record,
+                new_value,
+                outcome="written" if attempt == 1 else "retried",
+                attempts=attempt,
+            )
+        missed = (current, changes)
+        if cfg.joined:
+            # Inside a caller's transaction: classify and raise, never retry.
+            theirs = None if outcome.serialization else (yield Read(key, locking=True))
+            kind: ConflictKind = "serialization" if outcome.serialization else "version"
+            conflict = _conflict(
+                cfg,
+                key=key,
+                action="update",
+                kind="deleted" if theirs is None and kind == "version" else kind,
+                base=current.record,
+                changes=changes,
+                theirs=theirs,
+                expected=current.version,
+                attempt=attempt,
+            )
+            if cfg.stats is not None:
+                cfg.stats.conflict()
+            if conflict.deleted:
+                raise DeletedError(conflict)
+            raise ConflictError(conflict)
+        if cfg.points:
+            yield Point("after_conflict", key)
+        delay = cfg.retry.delay(attempt + 1)
+        if delay > 0:
+            yield Backoff(delay)

@@ -1,0 +1,112 @@
+"""Every error `occ` raises derives from :class:`OCCError`.
+
+```
+OCCError
+├── ValidationError          bad input, rejected before anything is written
+├── NotFoundError            no row / document under that key
+│   └── DeletedError         (also a ConflictError) deleted after the writer read it
+├── AlreadyExistsError       insert of a key that is taken
+├── ConflictError            the stored version moved; `.conflict` says how
+│   ├── DeletedError
+│   └── RetryExhaustedError  the retry budget ran out; `.conflict` is the last one
+└── ConfigurationError       a model, column or client that cannot be versioned
+```
+
+Errors carry the context that produced them: a :class:`ConflictError` holds the
+whole :class:`~occ.Conflict` (base, mine, theirs, versions, attempt).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from occ._core.model import Conflict
+
+__all__ = [
+    "AlreadyExistsError",
+    "ConfigurationError",
+    "ConflictError",
+    "DeletedError",
+    "NotFoundError",
+    "OCCError",
+    "RetryExhaustedError",
+    "ValidationError",
+]
+
+
+class OCCError(Exception):
+    """Root of every error raised by `occ`."""
+
+
+class ValidationError(OCCError, ValueError):
+    """Input that `occ` refuses before sending anything to the database."""
+
+
+class ConfigurationError(OCCError, TypeError):
+    """A model, column, client or option that cannot be used for versioned writes."""
+
+
+class NotFoundError(OCCError, LookupError):
+    """No row or document exists under the key.
+
+    Attributes:
+        entity: name of the model or table.
+        key: the key that was looked up.
+    """
+
+    def __init__(self, entity: str, key: Any, message: str | None = None) -> None:
+        self.entity = entity
+        self.key = key
+        super().__init__(message or f"{entity} {key!r} does not exist")
+
+
+class AlreadyExistsError(OCCError):
+    """An insert named a key that is already taken."""
+
+    def __init__(self, entity: str, key: Any) -> None:
+        self.entity = entity
+        self.key = key
+        super().__init__(f"{entity} {key!r} already exists; use update() or save() to change it")
+
+
+class ConflictError(OCCError):
+    """A versioned write found another version stored than the one it expected.
+
+    Attributes:
+        conflict: everything known about it: base, mine, theirs, versions, attempt.
+    """
+
+    def __init__(self, conflict: Conflict, message: str | None = None) -> None:
+        self.conflict = conflict
+        super().__init__(message or conflict.describe())
+
+
+class DeletedError(ConflictError, NotFoundError):
+    """The row was deleted after the writer read it.
+
+    It is both a :class:`ConflictError` (the writer's view was stale) and a
+    :class:`NotFoundError` (there is nothing left to write to).
+    """
+
+    def __init__(self, conflict: Conflict) -> None:
+        self.conflict = conflict
+        self.entity = conflict.entity
+        self.key = conflict.key
+        OCCError.__init__(self, conflict.describe())
+
+
+class RetryExhaustedError(ConflictError):
+    """Every attempt allowed by the retry policy met a conflict.
+
+    Attributes:
+        conflict: the last conflict met.
+        attempts: how many writes were tried.
+    """
+
+    def __init__(self, conflict: Conflict, attempts: int) -> None:
+        self.attempts = attempts
+        super().__init__(
+            conflict,
+            f"gave up after {attempts} attempts; last conflict: {conflict.describe()}",
+        )

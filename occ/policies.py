@@ -1,0 +1,71 @@
+"""One place to declare the conflict policy of every entity.
+
+Repositories take ``policy=`` at construction; when they are not given one,
+they ask this registry, and fall back to :class:`~occ.resolvers.Raise`::
+
+    occ.policies.register(Order, Merge(fields={"total": Counter()}))
+    occ.policies.register("events", Discard())   # a Mongo collection or table name
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from occ._core.decisions import Resolver
+
+__all__ = ["PolicyRegistry", "clear", "policy_for", "register", "registry"]
+
+
+class PolicyRegistry:
+    """Maps models (classes, tables) or entity names to resolvers."""
+
+    def __init__(self, default: Resolver | None = None) -> None:
+        self._policies: dict[Any, Resolver] = {}
+        self._default = default
+        self._lock = threading.Lock()
+
+    def register(self, model: Any, resolver: Resolver) -> None:
+        """Use ``resolver`` for repositories of ``model`` built without ``policy=``."""
+        if not callable(resolver):
+            raise TypeError(f"a resolver is a callable of a Conflict, got {resolver!r}")
+        with self._lock:
+            self._policies[model] = resolver
+
+    def unregister(self, model: Any) -> None:
+        with self._lock:
+            self._policies.pop(model, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._policies.clear()
+
+    def lookup(self, model: Any, *names: str) -> Resolver:
+        """The resolver for ``model`` (or one of its names), else the default, else Raise."""
+        with self._lock:
+            for candidate in (model, *names, getattr(model, "__name__", None)):
+                if candidate is not None and candidate in self._policies:
+                    return self._policies[candidate]
+        if self._default is not None:
+            return self._default
+        from occ.resolvers import Raise
+
+        return Raise()
+
+
+registry = PolicyRegistry()
+
+
+def register(model: Any, resolver: Resolver) -> None:
+    """Register ``resolver`` as the policy of ``model`` in the global registry."""
+    registry.register(model, resolver)
+
+
+def policy_for(model: Any, *names: str) -> Resolver:
+    """The policy of ``model`` in the global registry (``Raise`` if none)."""
+    return registry.lookup(model, *names)
+
+
+def clear() -> None:
+    """Forget every registered policy (for tests)."""
+    registry.clear()

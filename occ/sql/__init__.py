@@ -1,0 +1,17 @@
+"""SQL backend: versioned repositories over SQLAlchemy 2.x (SQLite, MySQL/MariaDB, PostgreSQL).
+
+Install with ``pip install 'occ[sql]'``.
+"""
+
+from __future__ import annotations
+
+try:
+    import sqlalchemy  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised without the extra only
+    raise ImportError("occ.sql needs SQLAlchemy: pip install 'occ[sql]'") from exc
+
+from occ.sql._async import AsyncRepository
+from occ.sql._engines import dispose, dispose_async
+from occ.sql._sync import Repository
+
+__all__ = ["AsyncRepository", "Repository", "dispose", "dispose_async"]

@@ -1,0 +1,212 @@
+"""``occ.sql.AsyncRepository``: the asyncio driver of the core flows over SQLAlchemy."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from occ._core.decisions import Resolver
+from occ._core.flow import Flow
+from occ._core.model import Versioned
+from occ._core.retry import RetryPolicy
+from occ._core.steps import Applied, Backoff, Call, Effect, Point, Read, Write
+from occ.errors import ConfigurationError, NotFoundError
+from occ.sql._base import Plan, SQLRepositoryBase
+from occ.sql._engines import async_autocommit_engine
+
+__all__ = ["AsyncRepository"]
+
+T = TypeVar("T")
+
+
+async def _drive(conn: AsyncConnection, plan: Plan) -> Any:
+    try:
+        stmt, params = next(plan)
+        while True:
+            stmt, params = plan.send(await conn.execute(stmt, params))
+    except StopIteration as stop:
+        return stop.value
+
+
+class AsyncRepository(SQLRepositoryBase[T], Generic[T]):
+    """Versioned reads and conditional writes of one model over an async SQLAlchemy bind.
+
+    The same methods as :class:`occ.sql.Repository`, awaited; ``modify`` accepts
+    a sync or an async function.
+
+    Args:
+        bind: an ``AsyncEngine`` (each write runs on its own, in autocommit when it
+            is one statement), or a caller's ``AsyncConnection`` or ``AsyncSession`` (writes
+            join the caller's transaction; a conflict raises, never retried).
+        model: a declarative mapped class (dataclass-mapped or not) or a ``Table``
+            (values are then dicts).
+        policy: the conflict resolver; default: the one registered for ``model``
+            in :mod:`occ.policies`, else :class:`~occ.resolvers.Raise`.
+        retry: attempts and backoff for resolved writes and ``modify``.
+        version_column: name of the version column (attribute or column name).
+        version_type: ``"int"`` (default) or ``"timestamp"``.
+        on_point: called with each named yield point (tests and schedulers).
+    """
+
+    def __init__(
+        self,
+        bind: AsyncEngine | AsyncConnection | AsyncSession,
+        model: type[T] | sa.Table,
+        *,
+        policy: Resolver | None = None,
+        retry: RetryPolicy | None = None,
+        version_column: str = "version",
+        version_type: str = "int",
+        on_point: Callable[[Point], Any] | None = None,
+    ) -> None:
+        if isinstance(bind, AsyncEngine):
+            engine = bind
+            joined = False
+        elif isinstance(bind, AsyncConnection):
+            engine = bind.engine
+            joined = True
+        elif isinstance(bind, AsyncSession):
+            sync_bind = bind.sync_session.get_bind()
+            sync_engine = sync_bind if isinstance(sync_bind, sa.Engine) else sync_bind.engine
+            engine = AsyncEngine(sync_engine)
+            joined = True
+        else:
+            raise ConfigurationError(
+                "bind must be a SQLAlchemy AsyncEngine, AsyncConnection or AsyncSession, got "
+                f"{type(bind).__name__} (for a sync Engine use occ.sql.Repository)"
+            )
+        super().__init__(
+            model,
+            engine.dialect,
+            policy=policy,
+            retry=retry,
+            version_column=version_column,
+            version_type=version_type,
+            on_point=on_point,
+            joined=joined,
+        )
+        self.bind = bind
+        self.engine = engine
+        self._autocommit = None if joined else async_autocommit_engine(engine)
+
+    # -- connections --------------------------------------------------------
+
+    @asynccontextmanager
+    async def _connection(self, *, transaction: bool) -> AsyncIterator[AsyncConnection]:
+        bind = self.bind
+        if isinstance(bind, AsyncConnection):
+            yield bind
+        elif isinstance(bind, AsyncSession):
+            yield await bind.connection()
+        elif transaction:
+            async with self.engine.begin() as conn:
+                yield conn
+        else:
+            assert self._autocommit is not None
+            async with self._autocommit.connect() as conn:
+                yield conn
+
+    # -- the driver ---------------------------------------------------------
+
+    async def _run(self, flow: Flow) -> Applied:
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Write):
+                    result: Any = await self._write(step)
+                elif isinstance(step, Read):
+                    async with self._connection(transaction=False) as conn:
+                        result = await _drive(conn, self._read_plan(step))
+                elif isinstance(step, Backoff):
+                    await asyncio.sleep(step.seconds)
+                    result = None
+                elif isinstance(step, Call | Point | Effect):
+                    result = await _call(step, self._on_point)
+                else:  # pragma: no cover - the flows yield nothing else
+                    raise AssertionError(f"unknown step {step!r}")
+                step = flow.send(result)
+        except StopIteration as stop:
+            applied: Applied = stop.value
+            return applied
+
+    async def _write(self, step: Write) -> Any:
+        try:
+            async with self._connection(transaction=self._needs_transaction(step)) as conn:
+                return await _drive(conn, self._write_plan(step))
+        except sa.exc.DBAPIError as exc:
+            return self._write_error(exc, step)
+
+    # -- the contract -------------------------------------------------------
+
+    async def find(self, key: Any) -> Versioned[T] | None:
+        """The current value and version under ``key``, or ``None``."""
+        key = self.entity.check_key(key)
+        async with self._connection(transaction=False) as conn:
+            stored = await _drive(conn, self._read_plan(Read(key)))
+        return None if stored is None else self._versioned(stored)
+
+    async def get(self, key: Any) -> Versioned[T]:
+        """The current value and version under ``key``; :class:`NotFoundError` if absent."""
+        found = await self.find(key)
+        if found is None:
+            raise NotFoundError(self.entity.entity, key)
+        return found
+
+    async def insert(self, value: T) -> Versioned[T]:
+        """Insert ``value`` at version 1; :class:`AlreadyExistsError` if the key is taken."""
+        return self._result(await self._run(self._insert_flow(value)))
+
+    async def update(
+        self, key: Any, changes: dict[str, Any], *, expected_version: Any, base: Any = None
+    ) -> Versioned[T]:
+        """Write ``changes`` if the stored version is ``expected_version``; return the stored row.
+
+        A conflict goes to the entity's policy (default: raise ``ConflictError``);
+        ``base``, the values you read, lets a merge policy see what you changed.
+        """
+        return self._result(
+            await self._run(self._update_flow(key, changes, expected_version, base, returning=True))
+        )
+
+    async def save(self, snapshot: Versioned[T]) -> Versioned[T]:
+        """Write the fields of ``snapshot.value`` that differ from what was read: one statement."""
+        flow, changes = self._save_flow(snapshot)
+        if not changes:
+            return snapshot
+        return self._saved(snapshot, await self._run(flow))
+
+    async def delete(self, key: Any, *, expected_version: Any) -> None:
+        """Delete the row if its stored version is ``expected_version``."""
+        await self._run(self._delete_flow(key, expected_version))
+
+    async def modify(
+        self, key: Any, fn: Callable[[T], Any], *, attempts: int | None = None
+    ) -> Versioned[T]:
+        """Read, apply ``fn`` to the value, write conditionally; retry from a fresh read.
+
+        ``fn`` may mutate the value it gets and return it (or return ``None``);
+        it can run several times, so it must have no other side effects.
+        """
+        return self._result(await self._run(self._modify_flow(key, fn, attempts)))
+
+
+async def _call(step: Call | Point | Effect, on_point: Callable[[Point], Any] | None) -> Any:
+    """Run a user callable of a step, awaiting it if it returns an awaitable."""
+    if isinstance(step, Call):
+        result = step.fn(step.arg)
+    elif isinstance(step, Point):
+        result = on_point(step) if on_point is not None else None
+    else:
+        result = step.run()
+        if inspect.isawaitable(result):
+            await result
+        return None
+    if inspect.isawaitable(result):
+        result = await result
+    return result

@@ -1,0 +1,62 @@
+"""Classify driver errors: which are conflicts, which are duplicate keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from occ.sql._mapping import EntityMap
+
+__all__ = ["is_duplicate_key", "is_serialization_failure"]
+
+#: MariaDB 1020 "Record has changed since last read" (innodb_snapshot_isolation),
+#: 1213 deadlock: the transaction was rolled back; a retry from a fresh read may pass.
+_MYSQL_CONFLICT_CODES = frozenset({1020, 1213})
+#: PostgreSQL serialization_failure and deadlock_detected.
+_PG_CONFLICT_STATES = frozenset({"40001", "40P01"})
+
+
+def _sqlstate(orig: Any) -> str | None:
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
+def _mysql_code(orig: Any) -> int | None:
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0]
+    return None
+
+
+def is_serialization_failure(exc: sa.exc.DBAPIError) -> bool:
+    """True for errors that mean "someone else changed it first; retry from a fresh read"."""
+    orig = exc.orig
+    if _sqlstate(orig) in _PG_CONFLICT_STATES:
+        return True
+    return _mysql_code(orig) in _MYSQL_CONFLICT_CODES
+
+
+def is_duplicate_key(exc: sa.exc.IntegrityError, entity: EntityMap) -> bool:
+    """True when an insert failed on the primary key (not on another unique index)."""
+    orig = exc.orig
+    code = _mysql_code(orig)
+    if code is not None and code != 1062:
+        return False
+    message = str(orig)
+    if code == 1062:
+        return "PRIMARY'" in message
+    state = _sqlstate(orig)
+    if state is not None:
+        if state != "23505":
+            return False
+        name = getattr(getattr(orig, "diag", None), "constraint_name", None) or getattr(
+            orig, "constraint_name", None
+        )
+        pk_name = entity.table.primary_key.name or f"{entity.table.name}_pkey"
+        return name is None or name == pk_name
+    # SQLite: "UNIQUE constraint failed: t.a, t.b" names the columns of the index.
+    if "UNIQUE constraint failed" in message:
+        failed = {part.strip().split(".")[-1] for part in message.split(":", 1)[1].split(",")}
+        return failed == {c.name for c in entity.key_columns}
+    return False

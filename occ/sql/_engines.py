@@ -1,0 +1,91 @@
+"""Autocommit sibling engines: one round trip per single-statement write.
+
+A single-row write outside a caller's transaction needs no BEGIN/COMMIT.
+Switching a pooled connection to autocommit per checkout costs round trips
+on MySQL (``SET AUTOCOMMIT``, then a reset on return), so `occ` keeps one
+sibling engine per user engine: same URL, a pool recreated from the user's
+pool (same creator, connect arguments and pool events), AUTOCOMMIT set once
+per connection, and no ROLLBACK on release.
+
+In-memory SQLite shares one connection (StaticPool/SingletonThreadPool): a
+second pool would open another, empty database, so there the user's engine
+is used with autocommit as an execution option (a client-side switch there).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import pool as sa_pool
+
+__all__ = ["async_autocommit_engine", "autocommit_engine", "dispose", "dispose_async"]
+
+_twins: weakref.WeakKeyDictionary[sa.Engine, sa.Engine] = weakref.WeakKeyDictionary()
+
+
+def _shares_one_connection(engine: sa.Engine) -> bool:
+    return isinstance(engine.pool, sa_pool.StaticPool | sa_pool.SingletonThreadPool)
+
+
+def autocommit_engine(engine: sa.Engine) -> sa.Engine:
+    """The autocommit sibling of ``engine`` (created once, shared by repositories)."""
+    twin = _twins.get(engine)
+    if twin is not None:
+        return twin
+    if engine.dialect._on_connect_isolation_level == "AUTOCOMMIT":  # already autocommit
+        twin = engine
+    elif _shares_one_connection(engine):
+        twin = engine.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        kwargs: dict[str, Any] = {
+            "pool": engine.pool.recreate(),
+            "isolation_level": "AUTOCOMMIT",
+            "skip_autocommit_rollback": True,
+        }
+        twin = sa.create_engine(engine.url, **kwargs)
+    _twins[engine] = twin
+    return twin
+
+
+def dispose(engine: sa.Engine) -> None:
+    """Close the connections of ``engine``'s autocommit sibling (and of ``engine``)."""
+    twin = _twins.pop(engine, None)
+    if twin is not None and twin is not engine:
+        twin.dispose()
+    engine.dispose()
+
+
+_async_twins: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def async_autocommit_engine(engine: Any) -> Any:
+    """The autocommit sibling of an ``AsyncEngine`` (see :func:`autocommit_engine`)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    twin = _async_twins.get(engine)
+    if twin is not None:
+        return twin
+    sync = engine.sync_engine
+    if sync.dialect._on_connect_isolation_level == "AUTOCOMMIT":
+        twin = engine
+    elif _shares_one_connection(sync):
+        twin = engine.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        twin = create_async_engine(
+            engine.url,
+            pool=sync.pool.recreate(),
+            isolation_level="AUTOCOMMIT",
+            skip_autocommit_rollback=True,
+        )
+    _async_twins[engine] = twin
+    return twin
+
+
+async def dispose_async(engine: Any) -> None:
+    """Close the connections of an ``AsyncEngine``'s autocommit sibling (and of ``engine``)."""
+    twin = _async_twins.pop(engine, None)
+    if twin is not None and twin is not engine:
+        await twin.dispose()
+    await engine.dispose()

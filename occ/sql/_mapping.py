@@ -1,0 +1,294 @@
+"""How a SQLAlchemy model maps to records: fields, key, version column, values.
+
+Pure: no connection is opened here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapper
+from sqlalchemy.orm.attributes import set_committed_value
+
+from occ._core.model import Record, Version, freeze
+from occ._core.steps import Stored
+from occ._core.versions import IntVersions, TimestampVersions, VersionScheme
+from occ.errors import ConfigurationError, ValidationError
+
+__all__ = ["EntityMap"]
+
+_MISSING = object()
+
+
+class EntityMap:
+    """Fields, key and version of one table or mapped class.
+
+    Records use attribute names (for a mapped class) or column keys (for a
+    ``Table``); they hold every column except the key and the version.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        version_column: str,
+        version_type: str,
+        dialect: Dialect,
+    ) -> None:
+        self.model = model
+        self.mapper: Mapper[Any] | None = None
+        if isinstance(model, sa.Table):
+            self.table: sa.Table = model
+            columns = {c.key: c for c in model.columns}
+            self.entity = model.name
+        else:
+            try:
+                mapper = sa_inspect(model)
+            except sa.exc.NoInspectionAvailable:
+                raise ConfigurationError(
+                    f"{model!r} is neither a SQLAlchemy mapped class nor a Table"
+                ) from None
+            if not isinstance(mapper, Mapper):
+                raise ConfigurationError(f"{model!r} is not a mapped class")
+            self.mapper = mapper
+            table = mapper.local_table
+            if not isinstance(table, sa.Table):
+                raise ConfigurationError(f"{model.__name__} must map a single Table")
+            self.table = table
+            columns = {}
+            for prop in mapper.column_attrs:
+                if len(prop.columns) == 1 and prop.columns[0].table is table:
+                    columns[prop.key] = prop.columns[0]
+            self.entity = model.__name__
+        pk_columns = list(self.table.primary_key.columns)
+        if not pk_columns:
+            raise ConfigurationError(f"{self.entity} has no primary key: occ writes by key")
+        by_column = {c: k for k, c in columns.items()}
+        self.key_fields: tuple[str, ...] = tuple(by_column[c] for c in pk_columns)
+        self.key_columns: tuple[sa.Column[Any], ...] = tuple(pk_columns)
+        version_field = next(
+            (k for k, c in columns.items() if k == version_column or c.name == version_column),
+            None,
+        )
+        if version_field is None:
+            raise ConfigurationError(
+                f"{self.entity} has no version column {version_column!r}; add one "
+                "(an Integer, or a DateTime with version_type='timestamp') or pass "
+                "version_column='<name>'"
+            )
+        self.version_field = version_field
+        self.version_col: sa.Column[Any] = columns[version_field]
+        if self.version_col in pk_columns:
+            raise ConfigurationError(f"{self.entity}: the version column cannot be the key")
+        self.versions: VersionScheme = _scheme(self, version_type, dialect)
+        self.fields: dict[str, sa.Column[Any]] = {
+            k: c for k, c in columns.items() if k != version_field and c not in pk_columns
+        }
+        #: every column, in the order selects and RETURNING clauses list them.
+        self.all_columns: tuple[sa.Column[Any], ...] = (
+            *self.key_columns,
+            self.version_col,
+            *self.fields.values(),
+        )
+        self._field_names = tuple(self.fields)
+        self._key_python = tuple(_python_type(c) for c in self.key_columns)
+
+    # -- keys -------------------------------------------------------------
+
+    def check_key(self, key: Any) -> Any:
+        """Validate a key's shape and type; composite keys are tuples."""
+        if len(self.key_fields) > 1:
+            if not isinstance(key, tuple) or len(key) != len(self.key_fields):
+                raise ValidationError(
+                    f"{self.entity} has a composite key {self.key_fields}; pass a tuple of "
+                    f"{len(self.key_fields)} values, got {key!r}"
+                )
+            parts = key
+        else:
+            parts = (key,)
+        for name, part, expected in zip(self.key_fields, parts, self._key_python, strict=True):
+            if part is None or isinstance(part, list | dict | tuple | set):
+                raise ValidationError(f"{self.entity}.{name}: {part!r} is not a key value")
+            if expected is not None and not _fits(part, expected):
+                raise ValidationError(
+                    f"{self.entity}.{name} holds {expected.__name__} values, got "
+                    f"{type(part).__name__} {part!r}"
+                )
+        return key
+
+    def key_params(self, key: Any) -> tuple[Any, ...]:
+        return key if len(self.key_fields) > 1 else (key,)
+
+    def key_of(self, value: Any) -> Any:
+        parts = tuple(self._get(value, name) for name in self.key_fields)
+        return parts if len(parts) > 1 else parts[0]
+
+    # -- values -----------------------------------------------------------
+
+    def check_changes(self, changes: Any) -> dict[str, Any]:
+        """Changes must be a mapping of known, writable fields."""
+        if not isinstance(changes, Mapping):
+            raise ValidationError(
+                f"changes must be a mapping of field names to values, got {type(changes).__name__}"
+            )
+        bad = [name for name in changes if name not in self.fields]
+        if bad:
+            name = bad[0]
+            if name in self.key_fields:
+                raise ValidationError(
+                    f"{self.entity}.{name} is the key: it cannot be changed by an update"
+                )
+            if name == self.version_field:
+                raise ValidationError(
+                    f"{self.entity}.{name} is the version: occ sets it; pass the version you "
+                    "read as expected_version instead"
+                )
+            raise ValidationError(
+                f"{self.entity} has no column {name!r}; known columns: {', '.join(self.fields)}"
+            )
+        return dict(changes)
+
+    def check_value(self, value: Any) -> None:
+        if self.mapper is None:
+            if not isinstance(value, Mapping):
+                raise ValidationError(
+                    f"values of table {self.entity} are dicts, got {type(value).__name__}"
+                )
+            unknown = set(value) - set(self.fields) - {*self.key_fields, self.version_field}
+            if unknown:
+                raise ValidationError(f"{self.entity} has no column(s) {sorted(unknown)}")
+        elif not isinstance(value, self.model):
+            raise ValidationError(f"expected a {self.entity} instance, got {type(value).__name__}")
+
+    def _get(self, value: Any, name: str) -> Any:
+        if self.mapper is None:
+            return value.get(name)
+        return getattr(value, name, None)
+
+    def to_record(self, value: Any) -> dict[str, Any]:
+        """The fields of a value (without key and version)."""
+        if self.mapper is None:
+            return {name: value.get(name) for name in self._field_names}
+        return {name: getattr(value, name, None) for name in self._field_names}
+
+    def insert_record(self, value: Any) -> dict[str, Any]:
+        """The fields to insert: a None left for a column with a default takes the default.
+
+        Scalar defaults are filled in here (so the returned value shows them even
+        without RETURNING); callable and server defaults are left to the database.
+        """
+        out: dict[str, Any] = {}
+        for name, field_value in self.to_record(value).items():
+            if field_value is None:
+                column = self.fields[name]
+                default = column.default
+                if default is not None and getattr(default, "is_scalar", False):
+                    out[name] = default.arg  # type: ignore[attr-defined]
+                    continue
+                if default is not None or column.server_default is not None:
+                    continue
+            out[name] = field_value
+        return out
+
+    def version_of(self, value: Any) -> Any:
+        return self._get(value, self.version_field)
+
+    def set_version(self, value: Any, version: Version) -> None:
+        if self.mapper is None:
+            value[self.version_field] = version
+        else:
+            setattr(value, self.version_field, version)
+
+    def to_value(self, stored: Stored) -> Any:
+        """A fresh user value (mapped instance or dict) for a stored row."""
+        key_parts = self.key_params(stored.key)
+        if self.mapper is None:
+            out = dict(zip(self.key_fields, key_parts, strict=True))
+            out[self.version_field] = stored.version
+            out.update(freeze(stored.record))
+            return out
+        obj = self.mapper.class_manager.new_instance()
+        for name, part in zip(self.key_fields, key_parts, strict=True):
+            set_committed_value(obj, name, part)
+        set_committed_value(obj, self.version_field, stored.version)
+        for name, field_value in freeze(stored.record).items():
+            set_committed_value(obj, name, field_value)
+        return obj
+
+    def diff(self, value: Any, base: Record | None) -> dict[str, Any]:
+        """Fields of ``value`` that differ from ``base`` (all of them if ``base`` is None)."""
+        record = self.to_record(value)
+        if base is None:
+            return record
+        return {k: v for k, v in record.items() if base.get(k, _MISSING) != v}
+
+    def from_row(self, row: Any) -> Stored:
+        """A :class:`Stored` from a row selected as :attr:`all_columns`."""
+        n = len(self.key_columns)
+        key = row[0] if n == 1 else tuple(row[:n])
+        version = row[n]
+        if version is None:
+            version = self.versions.unversioned
+        record = dict(zip(self._field_names, row[n + 1 :], strict=True))
+        return Stored(key, version, record)
+
+
+def _python_type(column: sa.Column[Any]) -> type | None:
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return None
+
+
+def _fits(value: Any, expected: type) -> bool:
+    if expected is int:
+        return type(value) is int
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _scheme(entity: EntityMap, version_type: str, dialect: Dialect) -> VersionScheme:
+    col = entity.version_col
+    if version_type == "int":
+        if not isinstance(col.type, sa.Integer):
+            raise ConfigurationError(
+                f"{entity.entity}.{col.name} is {col.type!r}; integer versions need an "
+                "Integer column (or pass version_type='timestamp' for a DateTime column)"
+            )
+        return IntVersions()
+    if version_type == "timestamp":
+        if not isinstance(col.type, sa.DateTime):
+            raise ConfigurationError(
+                f"{entity.entity}.{col.name} is {col.type!r}; timestamp versions need a DateTime"
+            )
+        _check_microseconds(entity.entity, col, dialect)
+        aware = bool(col.type.timezone) and dialect.name != "mysql"
+        return TimestampVersions(aware=aware)
+    raise ConfigurationError(f"version_type must be 'int' or 'timestamp', got {version_type!r}")
+
+
+def _check_microseconds(entity: str, col: sa.Column[Any], dialect: Dialect) -> None:
+    """Refuse a timestamp column that would truncate microseconds (two writes, one version)."""
+    impl = col.type.dialect_impl(dialect)
+    if dialect.name == "mysql":
+        fsp = getattr(impl, "fsp", None) or getattr(col.type, "fsp", None)
+        if not fsp or fsp < 6:
+            raise ConfigurationError(
+                f"{entity}.{col.name} is {impl.compile(dialect)} on MySQL/MariaDB, which drops "
+                "microseconds: two writes in one second would store the same version. Declare "
+                "it as sqlalchemy.dialects.mysql.DATETIME(fsp=6) (or TIMESTAMP(fsp=6))"
+            )
+        assert isinstance(impl, mysql.DATETIME | mysql.TIMESTAMP | sa.DateTime)
+    elif dialect.name == "postgresql":
+        precision = getattr(impl, "precision", None)
+        if precision is not None and precision < 6:
+            raise ConfigurationError(
+                f"{entity}.{col.name} keeps {precision} fractional digits; timestamp versions "
+                "need microseconds (precision 6, the default)"
+            )

@@ -1,0 +1,140 @@
+"""Conditional statements, built once per shape and cached (bounded).
+
+A shape is what changes the SQL text: the set of columns written, whether
+rows come back (RETURNING), whether the expected version is the unversioned
+one (``version IS NULL OR version = 0``), whether a read locks.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from occ._core.model import Version
+from occ.sql._mapping import EntityMap
+
+__all__ = ["Bound", "Statements"]
+
+#: a statement with the names of its bind parameters for the written fields.
+Bound = tuple[Any, tuple[tuple[str, str], ...]]
+
+
+class _LRU:
+    """A small bounded cache: statements for shapes seen often stay, the rest go."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[Hashable, Bound] = OrderedDict()
+
+    def get(self, key: Hashable, build: Callable[[], Bound]) -> Bound:
+        data = self._data
+        try:
+            data.move_to_end(key)
+            return data[key]
+        except KeyError:
+            value = build()
+            data[key] = value
+            if len(data) > self.size:
+                data.popitem(last=False)
+            return value
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class Statements:
+    """Builds and caches the statements of one entity for one dialect."""
+
+    def __init__(self, entity: EntityMap, dialect: Dialect, *, cache_size: int = 256) -> None:
+        self.entity = entity
+        self.dialect = dialect
+        self.update_returning = bool(getattr(dialect, "update_returning", False))
+        self.insert_returning = bool(getattr(dialect, "insert_returning", False))
+        self.locking_reads = dialect.name in ("mysql", "postgresql")
+        self._cache = _LRU(cache_size)
+        t = entity.table
+        self._key_clause = sa.and_(
+            *(col == sa.bindparam(f"k{i}") for i, col in enumerate(entity.key_columns))
+        )
+        self._version_eq = entity.version_col == sa.bindparam("ev")
+        self._version_unversioned = sa.or_(entity.version_col.is_(None), self._version_eq)
+        self._select = sa.select(*entity.all_columns).where(self._key_clause)
+        self._select_locking = self._select.with_for_update(read=True)
+        self._table = t
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def key_params(self, key: Any) -> dict[str, Any]:
+        return {f"k{i}": part for i, part in enumerate(self.entity.key_params(key))}
+
+    def _guard(self, unversioned: bool) -> Any:
+        return self._version_unversioned if unversioned else self._version_eq
+
+    def select(self, *, locking: bool = False) -> Any:
+        return self._select_locking if locking and self.locking_reads else self._select
+
+    def update(self, fields: tuple[str, ...], *, returning: bool, unversioned: bool) -> Bound:
+        """``UPDATE t SET f=:f0, ..., version=:nv WHERE key AND version=:ev [RETURNING *]``."""
+
+        def build() -> Bound:
+            binds = tuple((name, f"f{i}") for i, name in enumerate(fields))
+            values: dict[Any, Any] = {
+                self.entity.fields[name]: sa.bindparam(bind) for name, bind in binds
+            }
+            values[self.entity.version_col] = sa.bindparam("nv")
+            stmt = (
+                sa.update(self._table)
+                .where(self._key_clause, self._guard(unversioned))
+                .values(values)
+            )
+            if returning:
+                stmt = stmt.returning(*self.entity.all_columns)
+            return stmt, binds
+
+        return self._cache.get(("u", fields, returning, unversioned), build)
+
+    def delete(self, *, unversioned: bool) -> Bound:
+        def build() -> Bound:
+            stmt = sa.delete(self._table).where(self._key_clause, self._guard(unversioned))
+            return stmt, ()
+
+        return self._cache.get(("d", unversioned), build)
+
+    def insert(self, fields: tuple[str, ...], *, returning: bool) -> Bound:
+        """``INSERT`` of the given fields (the key among them when given) and the version."""
+
+        def build() -> Bound:
+            keys = zip(self.entity.key_fields, self.entity.key_columns, strict=True)
+            columns = {**dict(keys), **self.entity.fields}
+            binds = tuple((name, f"f{i}") for i, name in enumerate(fields))
+            values: dict[Any, Any] = {columns[name]: sa.bindparam(bind) for name, bind in binds}
+            values[self.entity.version_col] = sa.bindparam("nv")
+            stmt = sa.insert(self._table).values(values)
+            if returning:
+                stmt = stmt.returning(*self.entity.all_columns)
+            return stmt, binds
+
+        return self._cache.get(("i", fields, returning), build)
+
+    def params(
+        self,
+        key: Any,
+        binds: tuple[tuple[str, str], ...],
+        values: Mapping[str, Any],
+        *,
+        expected: Version | None = None,
+        new: Version | None = None,
+    ) -> dict[str, Any]:
+        params = self.key_params(key) if key is not None else {}
+        for name, bind in binds:
+            params[bind] = values[name]
+        if expected is not None:
+            params["ev"] = expected
+        if new is not None:
+            params["nv"] = new
+        return params

@@ -1,0 +1,203 @@
+"""``occ.sql.Repository``: the synchronous driver of the core flows over SQLAlchemy."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from occ._core.decisions import Resolver
+from occ._core.flow import Flow
+from occ._core.model import Versioned
+from occ._core.retry import RetryPolicy
+from occ._core.steps import Applied, Backoff, Call, Effect, Point, Read, Write
+from occ.errors import ConfigurationError, NotFoundError
+from occ.sql._base import Plan, SQLRepositoryBase
+from occ.sql._engines import autocommit_engine
+
+__all__ = ["Repository"]
+
+T = TypeVar("T")
+
+
+def _drive(conn: sa.Connection, plan: Plan) -> Any:
+    try:
+        stmt, params = next(plan)
+        while True:
+            stmt, params = plan.send(conn.execute(stmt, params))
+    except StopIteration as stop:
+        return stop.value
+
+
+class Repository(SQLRepositoryBase[T], Generic[T]):
+    """Versioned reads and conditional writes of one model over a SQLAlchemy bind.
+
+    Args:
+        bind: an ``Engine`` (each write runs on its own, in autocommit when it is
+            one statement), or a caller's ``Connection`` or ``Session`` (writes
+            join the caller's transaction; a conflict raises, never retried).
+        model: a declarative mapped class (dataclass-mapped or not) or a ``Table``
+            (values are then dicts).
+        policy: the conflict resolver; default: the one registered for ``model``
+            in :mod:`occ.policies`, else :class:`~occ.resolvers.Raise`.
+        retry: attempts and backoff for resolved writes and ``modify``.
+        version_column: name of the version column (attribute or column name).
+        version_type: ``"int"`` (default) or ``"timestamp"``.
+        on_point: called with each named yield point (tests and schedulers).
+    """
+
+    def __init__(
+        self,
+        bind: sa.Engine | sa.Connection | Session,
+        model: type[T] | sa.Table,
+        *,
+        policy: Resolver | None = None,
+        retry: RetryPolicy | None = None,
+        version_column: str = "version",
+        version_type: str = "int",
+        on_point: Callable[[Point], Any] | None = None,
+    ) -> None:
+        if isinstance(bind, sa.Engine):
+            engine = bind
+            joined = False
+        elif isinstance(bind, sa.Connection):
+            engine = bind.engine
+            joined = True
+        elif isinstance(bind, Session):
+            engine_bind = bind.get_bind()
+            engine = engine_bind if isinstance(engine_bind, sa.Engine) else engine_bind.engine
+            joined = True
+        else:
+            raise ConfigurationError(
+                "bind must be a SQLAlchemy Engine, Connection or Session, got "
+                f"{type(bind).__name__} (for an AsyncEngine use occ.sql.AsyncRepository)"
+            )
+        super().__init__(
+            model,
+            engine.dialect,
+            policy=policy,
+            retry=retry,
+            version_column=version_column,
+            version_type=version_type,
+            on_point=on_point,
+            joined=joined,
+        )
+        self.bind = bind
+        self.engine = engine
+        self._autocommit = None if joined else autocommit_engine(engine)
+
+    # -- connections --------------------------------------------------------
+
+    @contextmanager
+    def _connection(self, *, transaction: bool) -> Iterator[sa.Connection]:
+        bind = self.bind
+        if isinstance(bind, sa.Connection):
+            yield bind
+        elif isinstance(bind, Session):
+            yield bind.connection()
+        elif transaction:
+            with self.engine.begin() as conn:
+                yield conn
+        else:
+            assert self._autocommit is not None
+            with self._autocommit.connect() as conn:
+                yield conn
+
+    # -- the driver ---------------------------------------------------------
+
+    def _run(self, flow: Flow) -> Applied:
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Write):
+                    result: Any = self._write(step)
+                elif isinstance(step, Read):
+                    with self._connection(transaction=False) as conn:
+                        result = _drive(conn, self._read_plan(step))
+                elif isinstance(step, Backoff):
+                    time.sleep(step.seconds)
+                    result = None
+                elif isinstance(step, Call):
+                    result = step.fn(step.arg)
+                    if inspect.isawaitable(result):
+                        if inspect.iscoroutine(result):
+                            result.close()
+                        raise ConfigurationError(
+                            "modify() got an async function; use occ.sql.AsyncRepository"
+                        )
+                elif isinstance(step, Point):
+                    result = self._on_point(step) if self._on_point is not None else None
+                elif isinstance(step, Effect):
+                    step.run()
+                    result = None
+                else:  # pragma: no cover - the flows yield nothing else
+                    raise AssertionError(f"unknown step {step!r}")
+                step = flow.send(result)
+        except StopIteration as stop:
+            applied: Applied = stop.value
+            return applied
+
+    def _write(self, step: Write) -> Any:
+        try:
+            with self._connection(transaction=self._needs_transaction(step)) as conn:
+                return _drive(conn, self._write_plan(step))
+        except sa.exc.DBAPIError as exc:
+            return self._write_error(exc, step)
+
+    # -- the contract -------------------------------------------------------
+
+    def find(self, key: Any) -> Versioned[T] | None:
+        """The current value and version under ``key``, or ``None``."""
+        key = self.entity.check_key(key)
+        with self._connection(transaction=False) as conn:
+            stored = _drive(conn, self._read_plan(Read(key)))
+        return None if stored is None else self._versioned(stored)
+
+    def get(self, key: Any) -> Versioned[T]:
+        """The current value and version under ``key``; :class:`NotFoundError` if absent."""
+        found = self.find(key)
+        if found is None:
+            raise NotFoundError(self.entity.entity, key)
+        return found
+
+    def insert(self, value: T) -> Versioned[T]:
+        """Insert ``value`` at version 1; :class:`AlreadyExistsError` if the key is taken."""
+        return self._result(self._run(self._insert_flow(value)))
+
+    def update(
+        self, key: Any, changes: dict[str, Any], *, expected_version: Any, base: Any = None
+    ) -> Versioned[T]:
+        """Write ``changes`` if the stored version is ``expected_version``; return the stored row.
+
+        A conflict goes to the entity's policy (default: raise ``ConflictError``);
+        ``base``, the values you read, lets a merge policy see what you changed.
+        """
+        return self._result(
+            self._run(self._update_flow(key, changes, expected_version, base, returning=True))
+        )
+
+    def save(self, snapshot: Versioned[T]) -> Versioned[T]:
+        """Write the fields of ``snapshot.value`` that differ from what was read: one statement."""
+        flow, changes = self._save_flow(snapshot)
+        if not changes:
+            return snapshot
+        return self._saved(snapshot, self._run(flow))
+
+    def delete(self, key: Any, *, expected_version: Any) -> None:
+        """Delete the row if its stored version is ``expected_version``."""
+        self._run(self._delete_flow(key, expected_version))
+
+    def modify(
+        self, key: Any, fn: Callable[[T], T | None], *, attempts: int | None = None
+    ) -> Versioned[T]:
+        """Read, apply ``fn`` to the value, write conditionally; retry from a fresh read.
+
+        ``fn`` may mutate the value it gets and return it (or return ``None``);
+        it can run several times, so it must have no other side effects.
+        """
+        return self._result(self._run(self._modify_flow(key, fn, attempts)))

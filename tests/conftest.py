@@ -1,0 +1,85 @@
+"""Fixtures shared by the whole suite: SQL engines on every backend."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+import occ.policies
+import occ.sql
+from tests.backends import SQL_BACKENDS, Backend, require
+
+pytest_plugins = ["tests.mongo_server"]
+
+
+@pytest.fixture(params=SQL_BACKENDS, ids=lambda b: b.name)
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    """Each SQL backend in turn (SQLite on a fresh file)."""
+    b: Backend = request.param
+    require(b)
+    if b.name == "sqlite":
+        b = b.sqlite_file(str(tmp_path_factory.mktemp("sqlite")))
+    return b
+
+
+def make_engine(backend: Backend) -> sa.Engine:
+    if backend.name == "sqlite":
+        return sa.create_engine(backend.url, connect_args={"timeout": 30})
+    return sa.create_engine(backend.url, pool_size=10, max_overflow=10)
+
+
+@pytest.fixture
+def engine(backend: Backend) -> Iterator[sa.Engine]:
+    """A sync engine on the backend."""
+    eng = make_engine(backend)
+    yield eng
+    occ.sql.dispose(eng)
+
+
+@pytest.fixture
+async def async_engine(backend: Backend) -> AsyncIterator[AsyncEngine]:
+    """An async engine on the backend (aiosqlite, aiomysql, psycopg async)."""
+    kwargs = {"connect_args": {"timeout": 30}} if backend.name == "sqlite" else {}
+    eng = create_async_engine(backend.async_url, **kwargs)
+    yield eng
+    await occ.sql.dispose_async(eng)
+
+
+@pytest.fixture(autouse=True)
+def _clean_policy_registry() -> Iterator[None]:
+    yield
+    occ.policies.clear()
+
+
+@pytest.fixture
+def db(engine: sa.Engine) -> sa.Engine:
+    """The sync engine with the test tables freshly created."""
+    from tests.sql.models import create_all
+
+    create_all(engine)
+    return engine
+
+
+@pytest.fixture
+async def adb(async_engine: AsyncEngine, engine: sa.Engine) -> AsyncEngine:
+    """The async engine with the test tables freshly created."""
+    from tests.sql.models import create_all
+
+    create_all(engine)
+    return async_engine
+
+
+@pytest.fixture
+def pg_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
+    """PostgreSQL alone (for behaviour only PostgreSQL has), tables created."""
+    from tests.backends import POSTGRESQL
+    from tests.sql.models import create_all
+
+    require(POSTGRESQL)
+    eng = make_engine(POSTGRESQL)
+    create_all(eng)
+    yield eng
+    occ.sql.dispose(eng)

@@ -1,0 +1,1 @@
+"""Session fixture for a MongoDB server (filled in by the MongoDB backend work)."""

@@ -1,0 +1,52 @@
+"""The public names DESIGN.md fixes, a sorted __all__, and a core free of drivers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import occ
+
+
+def test_contract_names_import() -> None:
+    from occ import (  # noqa: F401
+        AlreadyExistsError,
+        Conflict,
+        ConflictError,
+        NotFoundError,
+        OCCError,
+        RetryExhaustedError,
+        ValidationError,
+        Versioned,
+        resolvers,
+    )
+    from occ.resolvers import Discard, Overwrite, Raise  # noqa: F401
+    from occ.sql import AsyncRepository, Repository  # noqa: F401
+
+    assert issubclass(ConflictError, OCCError)
+    assert issubclass(occ.DeletedError, ConflictError)
+    assert issubclass(occ.DeletedError, NotFoundError)
+
+
+def test_all_is_sorted_and_lists_every_public_name() -> None:
+    assert occ.__all__ == sorted(occ.__all__)
+    names = {
+        n
+        for n in dir(occ)
+        if not n.startswith("_") and not isinstance(getattr(occ, n), types.ModuleType)
+    } - {"annotations"}
+    assert {n for n in occ.__all__ if not isinstance(getattr(occ, n), types.ModuleType)} - {
+        "__version__"
+    } == names
+
+
+def test_core_imports_no_driver_and_no_asyncio() -> None:
+    code = (
+        "import sys, occ, occ.resolvers, occ.policies, occ._core.flow;"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'asyncio','sqlalchemy','pymongo','motor','pymysql','psycopg','aiosqlite','aiomysql','sqlite3'});"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
