@@ -1,44 +1,72 @@
-"""The ``occ`` command: ``occ demo`` (more commands come with the CLI work)."""
+"""The ``occ`` command: ``demo``, ``doctor`` and ``conflicts``.
+
+Every failure a user can cause (an unreachable URL, a wrong scheme, a table
+without a version column, an unknown conflict id) ends in one line on
+stderr and a non-zero exit status, never a traceback:
+
+- 0: done (doctor: no check failed; demo: no update lost);
+- 1: the command ran and found a problem (a failed check, lost updates, a conflict);
+- 2: bad input or an unusable database (nothing was written).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="occ", description="Optimistic concurrency toolkit.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="concurrent writers on hot rows; nothing lost")
-    demo.add_argument("--url", help="SQLAlchemy URL (default: an embedded SQLite file)")
-    demo.add_argument("--writers", type=_positive, default=8)
-    demo.add_argument("--ops", type=_positive, default=50, help="increments per writer")
-    demo.add_argument("--rows", type=_positive, default=3, help="hot rows")
+    """The argument parser of the ``occ`` command."""
+    from occ._cli import _conflicts_cmd, _demo_cmd, _doctor_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="occ", description="Optimistic concurrency toolkit: see it, check it, review it."
+    )
+    from occ import __version__
+
+    parser.add_argument("--version", action="version", version=f"occ {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _demo_cmd.add_parser(sub)
+    _doctor_cmd.add_parser(sub)
+    _conflicts_cmd.add_parser(sub)
     return parser
+
+
+def _runner(command: str) -> Callable[[argparse.Namespace], int]:
+    from occ._cli import _conflicts_cmd, _demo_cmd, _doctor_cmd
+
+    runners: dict[str, Callable[[argparse.Namespace], int]] = {
+        "demo": _demo_cmd.run,
+        "doctor": _doctor_cmd.run,
+        "conflicts": _conflicts_cmd.run,
+    }
+    return runners[command]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``occ`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        from occ._demo import run_demo
+    from occ._cli._common import CliError, first_line
+    from occ.errors import OCCError
 
-        try:
-            report = run_demo(args.url, writers=args.writers, ops=args.ops, rows=args.rows)
-        except Exception as exc:  # one clear line, no traceback
-            print(f"occ demo: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return 2
-        print("\n".join(report.lines()))
-        return 0 if report.ok else 1
-    return 2  # pragma: no cover - argparse enforces the subcommand
+    args = build_parser().parse_args(argv)
+    name = f"occ {args.command}"
+    try:
+        return _runner(args.command)(args)
+    except CliError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    except OCCError as exc:
+        print(f"{name}: {first_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one clear line, no traceback
+        print(f"{name}: {first_line(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,11 +10,12 @@ they ask this registry, and fall back to :class:`~occ.resolvers.Raise`::
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from occ._core.decisions import Resolver
 
-__all__ = ["PolicyRegistry", "clear", "policy_for", "register", "registry"]
+__all__ = ["PolicyRegistry", "clear", "declare", "policy_for", "register", "registry"]
 
 
 class PolicyRegistry:
@@ -32,11 +33,18 @@ class PolicyRegistry:
         with self._lock:
             self._policies[model] = resolver
 
+    def declare(self, policies: Mapping[Any, Resolver]) -> None:
+        """Register every ``model -> resolver`` pair of ``policies`` (one place for all)."""
+        for model, resolver in policies.items():
+            self.register(model, resolver)
+
     def unregister(self, model: Any) -> None:
+        """Forget the policy of ``model``."""
         with self._lock:
             self._policies.pop(model, None)
 
     def clear(self) -> None:
+        """Forget every registered policy."""
         with self._lock:
             self._policies.clear()
 
@@ -59,6 +67,17 @@ registry = PolicyRegistry()
 def register(model: Any, resolver: Resolver) -> None:
     """Register ``resolver`` as the policy of ``model`` in the global registry."""
     registry.register(model, resolver)
+
+
+def declare(policies: Mapping[Any, Resolver]) -> None:
+    """Register every ``model -> resolver`` pair in the global registry::
+
+    occ.policies.declare({
+        Order: Merge(fields={"total": Counter()}),
+        AuditLog: Discard(archive=store),
+    })
+    """
+    registry.declare(policies)
 
 
 def policy_for(model: Any, *names: str) -> Resolver:

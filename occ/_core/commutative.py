@@ -16,18 +16,29 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from occ._core.flow import Flow, FlowConfig
+from occ._core.flow import Flow, FlowConfig, is_strict
 from occ._core.merge import Unresolved
 from occ._core.model import Conflict, Record
 from occ._core.steps import Applied, Backoff, Missed, Point, Write
 from occ.errors import ConflictError, NotFoundError, RetryExhaustedError
 
-__all__ = ["COMMUTATIVE", "FieldOp", "OpKind", "commutative_flow", "commutative_ops"]
+__all__ = [
+    "COMMUTATIVE",
+    "MONGO_OPS",
+    "FieldOp",
+    "OpKind",
+    "commutative_flow",
+    "commutative_ops",
+    "commutative_update",
+]
 
 OpKind = Literal["inc", "add_to_set", "max", "min"]
 
 #: the outcome label of a write that took the fast path.
 COMMUTATIVE = "commutative"
+#: the operations MongoDB applies atomically.
+MONGO_OPS = frozenset({"inc", "add_to_set", "max", "min"})
+_MONGO_OPERATOR = {"inc": "$inc", "add_to_set": "$addToSet", "max": "$max", "min": "$min"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +74,7 @@ def commutative_ops(
     ``Union`` also need the field's base (the delta is ``mine - base``; a set
     may only have grown).
     """
-    if not changes or not getattr(policy, "fast_path", False):
+    if not changes or not getattr(policy, "fast_path", False) or is_strict():
         return None
     rules: Mapping[str, Any] = getattr(policy, "fields", {})
     ops: dict[str, FieldOp] = {}
@@ -91,6 +102,20 @@ def commutative_ops(
                 return None
             ops[name] = FieldOp(kind, mine)
     return ops
+
+
+def commutative_update(
+    ops: Mapping[str, FieldOp], version_field: str, token_field: str, token: str
+) -> dict[str, Any]:
+    """The MongoDB update document of ``ops``: ``$inc`` (the version too), ``$addToSet``,
+    ``$max``, ``$min``, and ``$set`` of the write token. Field names were validated.
+    """
+    update: dict[str, dict[str, Any]] = {"$inc": {version_field: 1}}
+    for name, op in ops.items():
+        value = {"$each": list(op.value)} if op.kind == "add_to_set" else op.value
+        update.setdefault(_MONGO_OPERATOR[op.kind], {})[name] = value
+    update["$set"] = {token_field: token}
+    return update
 
 
 def commutative_flow(cfg: FlowConfig, *, key: Any, ops: Mapping[str, FieldOp]) -> Flow:

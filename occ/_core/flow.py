@@ -9,7 +9,9 @@ repository of :mod:`occ.testing`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +32,39 @@ from occ._core.steps import (
 from occ._core.versions import VersionScheme
 from occ.errors import ConflictError, DeletedError, NotFoundError, RetryExhaustedError
 
-__all__ = ["Flow", "FlowConfig", "Stats", "insert_flow", "modify_flow", "write_flow"]
+__all__ = [
+    "Flow",
+    "FlowConfig",
+    "Stats",
+    "insert_flow",
+    "is_strict",
+    "modify_flow",
+    "strict_writes",
+    "write_flow",
+]
 
 Flow = Generator[Step, Any, Applied]
+
+_STRICT: ContextVar[bool] = ContextVar("occ_strict_writes", default=False)
+
+
+@contextmanager
+def strict_writes() -> Iterator[None]:
+    """Within this block, a conflict raises whatever the entity's policy is.
+
+    Used where a write must not be resolved again, e.g. applying a reviewed
+    resolution from a conflict store: a stale resolution is itself a conflict.
+    """
+    token = _STRICT.set(True)
+    try:
+        yield
+    finally:
+        _STRICT.reset(token)
+
+
+def is_strict() -> bool:
+    """True inside :func:`strict_writes`."""
+    return _STRICT.get()
 
 
 @dataclass
@@ -130,7 +162,7 @@ def _exhausted(cfg: FlowConfig, conflict: Conflict, theirs: Stored, attempts: in
         raise RetryExhaustedError(conflict, attempts)
     decision = fallback(conflict)
     for effect in decision.effects:
-        yield effect
+        _ = yield effect  # an effect's result is ignored
     if cfg.stats is not None:
         cfg.stats.decided(decision.label)
     if isinstance(decision, KeepTheirs):
@@ -218,6 +250,8 @@ def write_flow(
         if theirs.version == expected:
             # A serialization abort with the version unchanged: try the same write again.
             decision: Any = WriteValues(values=values, label="retried")
+        elif _STRICT.get():
+            decision = RaiseConflict(label="strict")
         else:
             decision = cfg.resolver(conflict)
         for effect in decision.effects:

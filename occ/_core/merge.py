@@ -4,7 +4,8 @@
 merged row holds:
 
 - a field only I changed takes my value; a field only they changed keeps theirs;
-- a field both changed to the same value is settled;
+- a field both changed to the same value is settled (unless it has a rule:
+  two increments that both stored 1 still add up to 2);
 - a field both changed differently goes to its rule (``Counter``, ``Union``,
   ``Max``, ``Min``, ``Mine``, ``Theirs`` or any ``(base, mine, theirs) -> value``
   callable); dicts without a rule merge key by key (nested paths ``"a.b"``);
@@ -33,6 +34,7 @@ __all__ = [
     "MergeResult",
     "Min",
     "Mine",
+    "Rule",
     "Theirs",
     "Union",
     "Unresolved",
@@ -89,15 +91,33 @@ def _number(value: Any) -> Any:
     return value
 
 
+class Rule:
+    """Base of the built-in field rules: ``rule(base, mine, theirs) -> merged value``.
+
+    Attributes:
+        action: the name recorded in merge entries.
+        op: the commutative server-side operation, if any (``inc``, ``add_to_set``,
+            ``max``, ``min``): eligible for the fast path.
+        needs_base: the rule cannot decide without the base value.
+    """
+
+    action: ClassVar[str] = "rule"
+    op: ClassVar[str | None] = None
+    needs_base: ClassVar[bool] = False
+
+    def __call__(self, base: Any, mine: Any, theirs: Any) -> Any:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class Counter:
+class Counter(Rule):
     """Theirs plus my delta: ``theirs + (mine - base)``; needs the base.
 
     ``None`` counts as 0. Commutative: eligible for the server-side fast path.
     """
 
     action: ClassVar[str] = "counter"
-    op: ClassVar[str] = "inc"
+    op: ClassVar[str | None] = "inc"
     needs_base: ClassVar[bool] = True
 
     def __call__(self, base: Any, mine: Any, theirs: Any) -> Any:
@@ -108,7 +128,7 @@ class Counter:
 
 
 @dataclass(frozen=True)
-class Union:
+class Union(Rule):
     """Collections merged as sets: what either side added is in, what either removed is out.
 
     Lists keep theirs' order, then my additions in my order; sets, frozensets
@@ -116,7 +136,7 @@ class Union:
     """
 
     action: ClassVar[str] = "union"
-    op: ClassVar[str] = "add_to_set"
+    op: ClassVar[str | None] = "add_to_set"
     needs_base: ClassVar[bool] = False
 
     def __call__(self, base: Any, mine: Any, theirs: Any) -> Any:
@@ -140,11 +160,11 @@ class Union:
 
 
 @dataclass(frozen=True)
-class Max:
+class Max(Rule):
     """The larger of mine and theirs (``None`` loses)."""
 
     action: ClassVar[str] = "max"
-    op: ClassVar[str] = "max"
+    op: ClassVar[str | None] = "max"
     needs_base: ClassVar[bool] = False
 
     def __call__(self, base: Any, mine: Any, theirs: Any) -> Any:
@@ -157,11 +177,11 @@ class Max:
 
 
 @dataclass(frozen=True)
-class Min:
+class Min(Rule):
     """The smaller of mine and theirs (``None`` loses)."""
 
     action: ClassVar[str] = "min"
-    op: ClassVar[str] = "min"
+    op: ClassVar[str | None] = "min"
     needs_base: ClassVar[bool] = False
 
     def __call__(self, base: Any, mine: Any, theirs: Any) -> Any:
@@ -174,7 +194,7 @@ class Min:
 
 
 @dataclass(frozen=True)
-class Mine:
+class Mine(Rule):
     """My value wins the overlap."""
 
     action: ClassVar[str] = "mine"
@@ -185,7 +205,7 @@ class Mine:
 
 
 @dataclass(frozen=True)
-class Theirs:
+class Theirs(Rule):
     """Their value wins the overlap."""
 
     action: ClassVar[str] = "theirs"
@@ -264,13 +284,15 @@ class _Merger:
         return result
 
     def field(self, path: str, b: Any, m: Any, t: Any, base_known: bool) -> Any:
-        if m == t:
-            return self.note(path, b, m, t, "same", m)
         if base_known and m == b:
             return self.note(path, b, m, t, "theirs", t)
         if base_known and t == b:
             return self.note(path, b, m, t, "mine", m)
+        # Both changed it (or the base is unknown). A rule decides even equal values:
+        # two increments of 1 that both stored 1 still add up to 2.
         rule = self.rules.get(path)
+        if rule is None and m == t:
+            return self.note(path, b, m, t, "same", m)
         if rule is not None:
             if not base_known and getattr(rule, "needs_base", False):
                 return self.note(path, b, m, t, "unresolved", t, "needs the base: none was given")
@@ -289,7 +311,8 @@ class _Merger:
         keys = list(dict.fromkeys([*t, *m, *b]))
         for k in keys:
             bv, mv, tv = b.get(k, MISSING), m.get(k, MISSING), t.get(k, MISSING)
-            value = tv if mv == bv and tv == bv else self.field(f"{path}.{k}", bv, mv, tv, True)
+            unchanged = mv == bv and tv == bv
+            value = tv if unchanged else self.field(f"{path}.{k}", bv, mv, tv, True)
             if value is not MISSING:
                 out[k] = value
         return out

@@ -17,20 +17,25 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from occ._core.model import Conflict, Version
+from occ.errors import ValidationError
 
 __all__ = [
     "ConflictEvent",
     "Status",
     "StoredConflict",
+    "Take",
     "decode",
     "encode",
     "new_id",
+    "plan_resolution",
     "to_jsonable",
 ]
 
 #: ``pending`` (alerted, awaiting review), ``discarded`` (archived by Discard),
 #: ``overwritten`` (theirs, archived by Overwrite), ``resolved`` (settled by resolve()).
 Status = Literal["pending", "discarded", "overwritten", "resolved"]
+#: what :meth:`resolve` writes: my changes, nothing (theirs stays), or given values.
+Take = Literal["mine", "theirs", "values"]
 
 _TAGS = ("$datetime", "$date", "$time", "$decimal", "$uuid", "$bytes", "$set", "$tuple")
 
@@ -233,3 +238,23 @@ def from_columns(row: Mapping[str, Any]) -> StoredConflict:
 
 def _version(value: Any) -> Version | None:
     return value if isinstance(value, int | dt.datetime) else None
+
+
+def plan_resolution(
+    record: StoredConflict, take: Take, values: Mapping[str, Any] | None
+) -> Mapping[str, Any] | None:
+    """The values a resolution writes (``None`` for ``theirs``), after checks."""
+    if record.status == "resolved":
+        raise ValidationError(f"conflict {record.id} is already resolved ({record.resolution})")
+    if take not in ("mine", "theirs", "values"):
+        raise ValidationError(f"take must be 'mine', 'theirs' or 'values', got {take!r}")
+    if (take == "values") != (values is not None):
+        raise ValidationError("pass values= exactly when take='values'")
+    if take == "theirs":
+        return None
+    if record.conflict.action != "update" or record.conflict.actual_version is None:
+        raise ValidationError(
+            f"conflict {record.id} ({record.conflict.kind}, {record.conflict.action}) has no "
+            "stored version to write against; only take='theirs' can settle it"
+        )
+    return dict(record.conflict.changes) if take == "mine" else dict(values or {})

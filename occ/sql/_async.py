@@ -18,7 +18,8 @@ from occ._core.retry import RetryPolicy
 from occ._core.steps import Applied, Backoff, Call, Effect, Point, Read, Write
 from occ.errors import ConfigurationError, NotFoundError
 from occ.sql._base import Plan, SQLRepositoryBase
-from occ.sql._engines import async_autocommit_engine
+from occ.sql._engines import async_autocommit_engine, shares_one_connection
+from occ.sql._statements import DriverSQL
 
 __all__ = ["AsyncRepository"]
 
@@ -29,7 +30,15 @@ async def _drive(conn: AsyncConnection, plan: Plan) -> Any:
     try:
         stmt, params = next(plan)
         while True:
-            stmt, params = plan.send(await conn.execute(stmt, params))
+            if type(stmt) is DriverSQL:
+                sync = conn.sync_connection
+                if sync is None or "schema_translate_map" in sync.get_execution_options():
+                    result = await conn.execute(stmt.statement, params)
+                else:
+                    result = await conn.exec_driver_sql(stmt.sql, stmt.args(params))
+            else:
+                result = await conn.execute(stmt, params)
+            stmt, params = plan.send(result)
     except StopIteration as stop:
         return stop.value
 
@@ -93,7 +102,12 @@ class AsyncRepository(SQLRepositoryBase[T], Generic[T]):
         )
         self.bind = bind
         self.engine = engine
-        self._autocommit = None if joined else async_autocommit_engine(engine)
+        # None: joined, or in-memory SQLite, where a plain transaction is cheaper.
+        self._autocommit = (
+            None
+            if joined or shares_one_connection(engine.sync_engine)
+            else async_autocommit_engine(engine)
+        )
 
     # -- connections --------------------------------------------------------
 
@@ -104,11 +118,12 @@ class AsyncRepository(SQLRepositoryBase[T], Generic[T]):
             yield bind
         elif isinstance(bind, AsyncSession):
             yield await bind.connection()
-        elif transaction:
-            async with self.engine.begin() as conn:
+        elif transaction or self._autocommit is None:
+            # connect() + commit() is engine.begin() without its extra context manager.
+            async with self.engine.connect() as conn:
                 yield conn
+                await conn.commit()
         else:
-            assert self._autocommit is not None
             async with self._autocommit.connect() as conn:
                 yield conn
 

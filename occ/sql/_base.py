@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from occ._core.commutative import commutative_flow, commutative_ops
 from occ._core.decisions import Resolver
 from occ._core.flow import Flow, FlowConfig, Stats, insert_flow, modify_flow, write_flow
 from occ._core.model import Record, Versioned, freeze
@@ -20,6 +21,7 @@ from occ._core.retry import RetryPolicy
 from occ._core.steps import Applied, Missed, Point, Read, Stored, Write
 from occ.errors import AlreadyExistsError, ValidationError
 from occ.policies import policy_for
+from occ.sql._commutative import commutative_plan, supported_ops
 from occ.sql._dberrors import is_duplicate_key, is_serialization_failure
 from occ.sql._mapping import EntityMap
 from occ.sql._statements import Statements
@@ -106,13 +108,17 @@ class SQLRepositoryBase(Generic[T]):
         key = self.entity.check_key(key)
         expected = self.entity.versions.check(expected_version)
         values = self.entity.check_changes(changes)
+        base_record = self._base_record(base)
+        ops = commutative_ops(self.policy, values, base_record, supported_ops(self.entity))
+        if ops is not None and not self._joined:
+            return commutative_flow(self.config, key=key, ops=ops)
         return write_flow(
             self.config,
             action="update",
             key=key,
             expected=expected,
             changes=values,
-            base=self._base_record(base),
+            base=base_record,
             returning=returning,
         )
 
@@ -150,6 +156,9 @@ class SQLRepositoryBase(Generic[T]):
             )
         expected = entity.versions.check(snapshot.version, what="snapshot.version")
         changes = entity.diff(snapshot.value, snapshot.base)
+        ops = commutative_ops(self.policy, changes, snapshot.base, supported_ops(entity))
+        if ops is not None and not self._joined:
+            return commutative_flow(self.config, key=key, ops=ops), changes
         flow = write_flow(
             self.config,
             action="update",
@@ -225,6 +234,8 @@ class SQLRepositoryBase(Generic[T]):
     def _write_plan(self, step: Write) -> Plan:
         st = self.statements
         entity = self.entity
+        if step.action == "update" and step.expected_version is None:
+            return (yield from commutative_plan(st, step))
         if step.action == "insert":
             fields = tuple(step.changes)
             stmt, binds = st.insert(fields, returning=st.insert_returning)

@@ -96,6 +96,8 @@ class EntityMap:
             *self.fields.values(),
         )
         self._field_names = tuple(self.fields)
+        #: every name a dict value may hold.
+        self._value_names = frozenset((*self.fields, *self.key_fields, self.version_field))
         self._key_python = tuple(_python_type(c) for c in self.key_columns)
 
     # -- keys -------------------------------------------------------------
@@ -125,8 +127,9 @@ class EntityMap:
         return key if len(self.key_fields) > 1 else (key,)
 
     def key_of(self, value: Any) -> Any:
-        parts = tuple(self._get(value, name) for name in self.key_fields)
-        return parts if len(parts) > 1 else parts[0]
+        if len(self.key_fields) == 1:
+            return self._get(value, self.key_fields[0])
+        return tuple(self._get(value, name) for name in self.key_fields)
 
     # -- values -----------------------------------------------------------
 
@@ -159,8 +162,8 @@ class EntityMap:
                 raise ValidationError(
                     f"values of table {self.entity} are dicts, got {type(value).__name__}"
                 )
-            unknown = set(value) - set(self.fields) - {*self.key_fields, self.version_field}
-            if unknown:
+            if not self._value_names.issuperset(value):
+                unknown = set(value) - self._value_names
                 raise ValidationError(f"{self.entity} has no column(s) {sorted(unknown)}")
         elif not isinstance(value, self.model):
             raise ValidationError(f"expected a {self.entity} instance, got {type(value).__name__}")

@@ -18,7 +18,8 @@ from occ._core.retry import RetryPolicy
 from occ._core.steps import Applied, Backoff, Call, Effect, Point, Read, Write
 from occ.errors import ConfigurationError, NotFoundError
 from occ.sql._base import Plan, SQLRepositoryBase
-from occ.sql._engines import autocommit_engine
+from occ.sql._engines import autocommit_engine, shares_one_connection
+from occ.sql._statements import DriverSQL
 
 __all__ = ["Repository"]
 
@@ -29,7 +30,14 @@ def _drive(conn: sa.Connection, plan: Plan) -> Any:
     try:
         stmt, params = next(plan)
         while True:
-            stmt, params = plan.send(conn.execute(stmt, params))
+            if type(stmt) is DriverSQL:
+                if "schema_translate_map" in conn.get_execution_options():
+                    result = conn.execute(stmt.statement, params)
+                else:
+                    result = conn.exec_driver_sql(stmt.sql, stmt.args(params))
+            else:
+                result = conn.execute(stmt, params)
+            stmt, params = plan.send(result)
     except StopIteration as stop:
         return stop.value
 
@@ -89,7 +97,10 @@ class Repository(SQLRepositoryBase[T], Generic[T]):
         )
         self.bind = bind
         self.engine = engine
-        self._autocommit = None if joined else autocommit_engine(engine)
+        # None: joined, or in-memory SQLite, where a plain transaction is cheaper.
+        self._autocommit = (
+            None if joined or shares_one_connection(engine) else autocommit_engine(engine)
+        )
 
     # -- connections --------------------------------------------------------
 
@@ -100,11 +111,12 @@ class Repository(SQLRepositoryBase[T], Generic[T]):
             yield bind
         elif isinstance(bind, Session):
             yield bind.connection()
-        elif transaction:
-            with self.engine.begin() as conn:
+        elif transaction or self._autocommit is None:
+            # connect() + commit() is engine.begin() without its extra context manager.
+            with self.engine.connect() as conn:
                 yield conn
+                conn.commit()
         else:
-            assert self._autocommit is not None
             with self._autocommit.connect() as conn:
                 yield conn
 

@@ -1,5 +1,65 @@
-"""Helpers to property-test concurrent writers (``pip install 'occ[testing]'``)."""
+"""Helpers to property-test concurrent writers (``pip install 'occ[testing]'``).
+
+- :class:`History` records what each writer read and wrote; :func:`check_history`
+  proves, in linear time per key, that no update was lost.
+- :func:`run_schedule` / :func:`arun_schedule` run writers in lockstep under a
+  :class:`Schedule` that :func:`schedules` (a Hypothesis strategy) generates.
+- :func:`hammer` / :func:`ahammer` run them for real, bounded in count and time.
+- :class:`InMemoryRepository` / :class:`AsyncInMemoryRepository` run the same
+  core flows as the SQL and MongoDB repositories, over a dict.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from occ.testing._check import ANOMALIES, Anomaly, HistoryAnomalyError, Report, check_history
+from occ.testing._history import OUTCOMES, History, HistoryError, Operation, State
+from occ.testing._memory import AsyncInMemoryRepository, InMemoryRepository
+from occ.testing._runner import Run, ahammer, arun_schedule, hammer, run_schedule
+from occ.testing._schedule import (
+    Schedule,
+    ScheduleTimeoutError,
+    Turn,
+    acheckpoint,
+    checkpoint,
+    on_point,
+)
+from occ.testing._workload import (
+    AsyncWorkload,
+    Workload,
+    Written,
+    async_counter_workload,
+    counter_workload,
+)
+from occ.testing.strategies import schedules
+
+__all__ = [
+    "ANOMALIES",
+    "OUTCOMES",
+    "Anomaly",
+    "AsyncInMemoryRepository",
+    "AsyncWorkload",
+    "History",
+    "HistoryAnomalyError",
+    "HistoryError",
+    "InMemoryRepository",
+    "Operation",
+    "Report",
+    "Run",
+    "Schedule",
+    "ScheduleTimeoutError",
+    "State",
+    "Turn",
+    "Workload",
+    "Written",
+    "acheckpoint",
+    "ahammer",
+    "arun_schedule",
+    "async_counter_workload",
+    "check_history",
+    "checkpoint",
+    "counter_workload",
+    "hammer",
+    "on_point",
+    "run_schedule",
+    "schedules",
+]

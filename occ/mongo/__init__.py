@@ -1,0 +1,16 @@
+"""MongoDB backend: versioned repositories over PyMongo (sync and async) and Motor.
+
+Install with ``pip install 'occ[mongo]'``.
+"""
+
+from __future__ import annotations
+
+try:
+    import pymongo  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised without the extra only
+    raise ImportError("occ.mongo needs PyMongo: pip install 'occ[mongo]'") from exc
+
+from occ.mongo._async import AsyncRepository
+from occ.mongo._sync import Repository
+
+__all__ = ["AsyncRepository", "Repository"]

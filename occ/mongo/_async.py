@@ -1,0 +1,238 @@
+"""``occ.mongo.AsyncRepository``: the asyncio driver of the core flows.
+
+It drives PyMongo's native async collection (``pymongo.AsyncMongoClient``,
+the first target) and Motor's collection, whose session APIs await in
+opposite places: PyMongo async has a plain ``start_session()`` and an awaited
+``start_transaction()``; Motor has an awaited ``start_session()`` and a plain
+``start_transaction()``. :meth:`AsyncRepository.transaction` handles both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Generic, TypeVar
+
+from occ._core.decisions import Resolver
+from occ._core.flow import Flow
+from occ._core.model import Versioned
+from occ._core.retry import RetryPolicy
+from occ._core.steps import Applied, Backoff, Call, Effect, Point, Read, Write
+from occ.errors import ConfigurationError, NotFoundError
+from occ.mongo._base import CallContext, MongoRepositoryBase
+from occ.mongo._commands import Plan
+
+__all__ = ["AsyncRepository"]
+
+T = TypeVar("T")
+
+
+def _client_kind(collection: Any) -> str:
+    """``"pymongo"`` or ``"motor"``; anything else is a configuration error."""
+    from pymongo.asynchronous.collection import AsyncCollection
+
+    if isinstance(collection, AsyncCollection):
+        return "pymongo"
+    if type(collection).__module__.startswith("motor.") and hasattr(collection, "delegate"):
+        return "motor"
+    from pymongo.collection import Collection
+
+    hint = (
+        " (for a sync pymongo Collection use occ.mongo.Repository)"
+        if isinstance(collection, Collection)
+        else ""
+    )
+    raise ConfigurationError(
+        "collection must be a pymongo AsyncCollection (pymongo.AsyncMongoClient) or a Motor "
+        f"collection, got {type(collection).__name__}{hint}"
+    )
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+class AsyncRepository(MongoRepositoryBase[T], Generic[T]):
+    """Versioned reads and conditional writes of one model, awaited.
+
+    The same methods and options as :class:`occ.mongo.Repository`; ``modify``
+    accepts a sync or an async function.
+
+    Args:
+        collection: a collection of ``pymongo.AsyncMongoClient`` or of Motor's
+            ``AsyncIOMotorClient`` (acknowledged write concern).
+        model: ``dict`` (default), a dataclass or a pydantic v2 model class.
+        key: the attribute (or dict key) stored as ``_id``; default ``"_id"`` for
+            dicts, ``"id"`` for classes.
+        version_field: the version field, in documents and in the model.
+        token_field: where each write stores its random token.
+        shard_key: fields and values added to every filter and to inserts.
+        policy: the conflict resolver; default: the registered one, else ``Raise``.
+        retry: attempts and backoff for resolved writes and ``modify``.
+        on_point: called with each named yield point (may be async).
+        session: a session every command runs in (see :meth:`with_session`).
+
+    Raises:
+        ConfigurationError: not an async collection, ``w=0``, or a model without
+            its key or version field.
+    """
+
+    def __init__(
+        self,
+        collection: Any,
+        model: type[T] | None = None,
+        *,
+        key: str | None = None,
+        version_field: str = "version",
+        token_field: str = "_occ_token",
+        shard_key: Mapping[str, Any] | None = None,
+        policy: Resolver | None = None,
+        retry: RetryPolicy | None = None,
+        on_point: Callable[[Point], Any] | None = None,
+        session: Any = None,
+    ) -> None:
+        self.client_kind = _client_kind(collection)
+        super().__init__(
+            collection,
+            model,
+            key=key,
+            version_field=version_field,
+            token_field=token_field,
+            shard_key=shard_key,
+            policy=policy,
+            retry=retry,
+            on_point=on_point,
+            session=session,
+        )
+
+    # -- the driver ---------------------------------------------------------
+
+    async def _drive(self, plan: Plan, ctx: CallContext) -> Any:
+        try:
+            op = next(plan)
+            while True:
+                try:
+                    method = getattr(self._coll, op.name)
+                    result = await method(*op.args, session=ctx.session, **op.kwargs)
+                except Exception as exc:
+                    op = plan.throw(exc)
+                else:
+                    op = plan.send(result)
+        except StopIteration as stop:
+            return stop.value
+
+    async def _run(self, flow: Flow, ctx: CallContext) -> Applied:
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Write):
+                    plan = self.commands.write_plan(
+                        step, ctx.base_for(step), in_transaction=ctx.in_transaction
+                    )
+                    result: Any = await self._drive(plan, ctx)
+                elif isinstance(step, Read):
+                    result = ctx.seen = await self._drive(self.commands.read_plan(step.key), ctx)
+                elif isinstance(step, Backoff):
+                    await asyncio.sleep(step.seconds)
+                    result = None
+                elif isinstance(step, Call):
+                    result = await _maybe_await(step.fn(step.arg))
+                elif isinstance(step, Point):
+                    on_point = self._on_point
+                    result = await _maybe_await(on_point(step)) if on_point is not None else None
+                elif isinstance(step, Effect):
+                    await _maybe_await(step.run())
+                    result = None
+                else:  # pragma: no cover - the flows yield nothing else
+                    raise AssertionError(f"unknown step {step!r}")
+                step = flow.send(result)
+        except StopIteration as stop:
+            applied: Applied = stop.value
+            return applied
+
+    # -- the contract -------------------------------------------------------
+
+    async def find(self, key: Any) -> Versioned[T] | None:
+        """The current value and version under ``key`` (read from the primary), or ``None``."""
+        key = self.docs.check_key(key)
+        stored = await self._drive(self.commands.read_plan(key), self._context())
+        return None if stored is None else self._versioned(stored)
+
+    async def get(self, key: Any) -> Versioned[T]:
+        """The current value and version under ``key``; :class:`NotFoundError` if absent."""
+        found = await self.find(key)
+        if found is None:
+            raise NotFoundError(self.name, key)
+        return found
+
+    async def insert(self, value: T) -> Versioned[T]:
+        """Insert ``value`` at version 1 (an ``ObjectId`` key if it has none).
+
+        Raises:
+            AlreadyExistsError: the ``_id`` is taken. A violation of another unique
+                index raises PyMongo's ``DuplicateKeyError`` unchanged.
+        """
+        ctx = self._context()
+        return self._result(await self._run(self._insert_flow(value, ctx), ctx))
+
+    async def update(
+        self, key: Any, changes: Mapping[str, Any], *, expected_version: Any, base: Any = None
+    ) -> Versioned[T]:
+        """Write ``changes`` if the stored version is ``expected_version``; return the stored value.
+
+        One ``findAndModify``. A conflict goes to the entity's policy (default:
+        raise ``ConflictError``); ``base``, the values you read, enables merges.
+        """
+        ctx = self._context()
+        flow = self._update_flow(key, changes, expected_version, base, ctx)
+        return self._result(await self._run(flow, ctx))
+
+    async def save(self, snapshot: Versioned[T]) -> Versioned[T]:
+        """Write what differs from the snapshot's ``base`` (nested fields by path): one update."""
+        ctx = self._context()
+        flow, changes = self._save_flow(snapshot, ctx)
+        if not changes:
+            return snapshot
+        return self._saved(snapshot, await self._run(flow, ctx))
+
+    async def delete(self, key: Any, *, expected_version: Any) -> None:
+        """Delete the document if its stored version is ``expected_version``."""
+        ctx = self._context()
+        await self._run(self._delete_flow(key, expected_version, ctx), ctx)
+
+    async def modify(
+        self, key: Any, fn: Callable[[T], Any], *, attempts: int | None = None
+    ) -> Versioned[T]:
+        """Read, apply ``fn`` (sync or async) to the value, write conditionally; retry.
+
+        ``fn`` may mutate the value it gets and return it (or return ``None``);
+        it can run several times, so it must have no other side effects.
+        """
+        ctx = self._context()
+        return self._result(await self._run(self._modify_flow(key, fn, attempts, ctx), ctx))
+
+    @asynccontextmanager
+    async def transaction(self, **options: Any) -> AsyncIterator[AsyncRepository[T]]:
+        """Start a session and a transaction; yield this repository bound to it.
+
+        Commits when the block ends, aborts if it raises (a conflict inside
+        raises :class:`~occ.ConflictError`, so the transaction aborts). Works
+        with PyMongo async and Motor alike. ``options`` go to ``start_transaction``.
+        """
+        client = self.collection.database.client
+        session = await _maybe_await(client.start_session())  # awaited on Motor only
+        try:
+            await _maybe_await(session.start_transaction(**options))  # awaited on PyMongo only
+            bound: AsyncRepository[T] = self.with_session(session)
+            try:
+                yield bound
+            except BaseException:
+                if session.in_transaction:
+                    await session.abort_transaction()
+                raise
+            if session.in_transaction:
+                await session.commit_transaction()
+        finally:
+            await session.end_session()

@@ -1,0 +1,276 @@
+"""The MongoDB commands of every step, written once as plans (pure).
+
+A *plan* is a small generator that yields :class:`Op` (a collection method
+and its arguments) and receives the method's result, or has the method's
+exception thrown into it. The sync and async drivers only execute ops, so
+filters, updates, write tokens and error handling exist once.
+
+Every versioned write is one command whose filter holds the expected version
+(``{"_id": {"$eq": key}, version: {"$eq": v}}``), never an upsert. Every
+write also stores a fresh random token: when a write's outcome is unknown
+(the connection dropped after the server got it), one read of the primary
+tells whether the stored document carries our token, i.e. whether the write
+applied, before the write is sent again.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bson.errors import BSONError
+from pymongo import ReturnDocument
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
+
+from occ._core.commutative import commutative_update
+from occ._core.model import Record, Version
+from occ._core.steps import Applied, Missed, Stored, Write
+from occ.errors import AlreadyExistsError, ValidationError
+from occ.mongo._mapping import DocumentMap, same
+
+__all__ = ["Commands", "Op", "Plan", "new_token"]
+
+#: MongoDB's WriteConflict: inside a transaction, another transaction wrote first.
+_WRITE_CONFLICT = 112
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One collection method call: ``getattr(collection, name)(*args, **kwargs)``."""
+
+    name: str
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+Plan = Generator[Op, Any, Any]
+
+
+def new_token() -> str:
+    """A random write token (64 bits: collisions between two writes are negligible)."""
+    return secrets.token_hex(8)
+
+
+def _unknown_outcome(exc: BaseException) -> bool:
+    """The write may or may not have applied: the connection failed after sending it."""
+    if isinstance(exc, ConnectionFailure):
+        return True
+    return isinstance(exc, PyMongoError) and exc.has_error_label("RetryableWriteError")
+
+
+def _is_write_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, OperationFailure) and exc.code == _WRITE_CONFLICT
+
+
+def _duplicate_index(exc: DuplicateKeyError) -> str:
+    """``"_id"``, ``"other"`` or ``"unknown"``: which unique index an insert violated."""
+    details = exc.details or {}
+    pattern = details.get("keyPattern")
+    if isinstance(pattern, Mapping):
+        return "_id" if list(pattern) == ["_id"] else "other"
+    message = str(details.get("errmsg", exc))
+    if " index: _id_ " in message:
+        return "_id"
+    return "unknown"
+
+
+def _encoding_error(exc: BaseException) -> bool:
+    """The BSON encoder refused a value (nothing was sent)."""
+    if isinstance(exc, BSONError | OverflowError):
+        return True
+    return isinstance(exc, ValueError) and "encode" in str(exc)
+
+
+class Commands:
+    """Builds the filters, updates and plans of one :class:`DocumentMap`."""
+
+    def __init__(self, docs: DocumentMap) -> None:
+        self.docs = docs
+        self._shard = {name: {"$eq": value} for name, value in docs.shard_key.items()}
+
+    # -- filters and updates -------------------------------------------------
+
+    def key_filter(self, key: Any) -> dict[str, Any]:
+        """``{_id: {$eq: key}, <shard key>}``: ``$eq`` keeps a dict key from being an operator."""
+        return {"_id": {"$eq": key}, **self._shard}
+
+    def guard(self, key: Any, expected: Version) -> dict[str, Any]:
+        """The key filter plus the expected version (unversioned 0 also matches a missing field)."""
+        if type(expected) is not int:  # the last line of defence: never an operator
+            raise ValidationError(f"expected version must be an int, got {expected!r}")
+        version: Any = {"$in": [None, 0]} if expected == 0 else {"$eq": expected}
+        return {**self.key_filter(key), self.docs.version_field: version}
+
+    def update_doc(
+        self, changes: Mapping[str, Any], base: Record | None, new: Version, token: str
+    ) -> dict[str, Any]:
+        """``$set`` (and ``$unset``) by dotted paths that the library builds from the values.
+
+        ``base`` is the stored record at the expected version, when known: a
+        nested dict is then updated field by field; otherwise each changed
+        top-level field is set whole. Field names were validated, so a path
+        never holds ``$`` or ``.`` from data.
+        """
+        sets: dict[str, Any] = {}
+        unsets: dict[str, str] = {}
+        for name, value in changes.items():
+            old = base.get(name, _ABSENT) if base is not None else _ABSENT
+            _paths(name, old, value, sets, unsets)
+        sets[self.docs.version_field] = new
+        sets[self.docs.token_field] = token
+        update: dict[str, Any] = {"$set": sets}
+        if unsets:
+            update["$unset"] = unsets
+        return update
+
+    # -- plans ---------------------------------------------------------------
+
+    def read_raw(self, key: Any) -> Op:
+        return Op("find_one", (self.key_filter(key),))
+
+    def read_plan(self, key: Any) -> Plan:
+        """Read by key (the driver reads the primary); returns ``Stored | None``."""
+        doc = yield self.read_raw(key)
+        return None if doc is None else self.docs.stored(doc)
+
+    def write_plan(self, step: Write, base: Record | None, *, in_transaction: bool) -> Plan:
+        """One conditional write; returns :class:`Applied` or :class:`Missed`.
+
+        ``base``: the stored record at ``step.expected_version`` if the driver
+        knows it (for dotted paths). Inside a transaction an unknown outcome is
+        the caller's to handle (their transaction retries): it is raised.
+        """
+        token = new_token()
+        op = self._write_op(step, base, token)
+        resent = False
+        while True:
+            try:
+                result = yield op
+            except Exception as exc:
+                if _encoding_error(exc):
+                    raise ValidationError(
+                        f"{self.docs.entity}: a value cannot be stored in BSON: {exc}"
+                    ) from exc
+                if isinstance(exc, DuplicateKeyError) and step.action == "insert":
+                    return (yield from self._duplicate(exc, step, token, resent))
+                if _is_write_conflict(exc):
+                    return Missed(serialization=True)
+                if in_transaction or resent or not _unknown_outcome(exc):
+                    raise
+                # The outcome is unknown: one read tells whether our write applied.
+                doc = yield self.read_raw(step.key)
+                done = self._mine(doc, step, token)
+                if done is not None:
+                    return done
+                if step.action == "update" and step.expected_version is None:
+                    # Commutative fast path: no version tells whether it applied and was
+                    # overwritten since; resending could apply it twice. Surface it.
+                    raise
+                if step.action != "insert" and (
+                    doc is None or self.docs.stored(doc).version != step.expected_version
+                ):
+                    return Missed()
+                resent = True  # not applied: send the same write (same token) once more
+                continue
+            outcome = self._outcome(step, result)
+            if isinstance(outcome, Missed) and resent:
+                # The first send may have landed after our read: is the stored write ours?
+                doc = yield self.read_raw(step.key)
+                done = self._mine(doc, step, token)
+                if done is not None:
+                    return done
+            return outcome
+
+    def _write_op(self, step: Write, base: Record | None, token: str) -> Op:
+        docs = self.docs
+        if step.action == "insert":
+            doc = {"_id": step.key, **step.changes}
+            doc[docs.version_field] = step.new_version
+            doc[docs.token_field] = token
+            return Op("insert_one", (doc,))
+        if step.action == "update" and step.expected_version is None:
+            # The commutative fast path: atomic operators, no version predicate.
+            update = commutative_update(step.changes, docs.version_field, docs.token_field, token)
+            return Op(
+                "find_one_and_update",
+                (self.key_filter(step.key), update),
+                {"return_document": ReturnDocument.AFTER},
+            )
+        assert step.expected_version is not None
+        guard = self.guard(step.key, step.expected_version)
+        if step.action == "delete":
+            return Op("delete_one", (guard,))
+        assert step.new_version is not None
+        update = self.update_doc(step.changes, base, step.new_version, token)
+        if step.returning:
+            return Op(
+                "find_one_and_update",
+                (guard, update),
+                {"return_document": ReturnDocument.AFTER},
+            )
+        return Op("update_one", (guard, update))
+
+    def _outcome(self, step: Write, result: Any) -> Applied | Missed:
+        if step.action == "insert":
+            assert step.new_version is not None
+            return Applied(step.key, step.new_version, dict(step.changes))
+        if step.action == "delete":
+            assert step.expected_version is not None
+            return Applied(step.key, step.expected_version) if result.deleted_count else Missed()
+        if step.returning:
+            if result is None:
+                return Missed()
+            stored = self.docs.stored(result)
+            return Applied(stored.key, stored.version, stored.record)
+        assert step.new_version is not None
+        return Applied(step.key, step.new_version) if result.matched_count else Missed()
+
+    def _mine(self, doc: Mapping[str, Any] | None, step: Write, token: str) -> Applied | None:
+        """The applied write if the stored document has our token (for a delete: is gone)."""
+        if doc is None:
+            if step.action == "delete":
+                assert step.expected_version is not None
+                return Applied(step.key, step.expected_version)
+            return None
+        if doc.get(self.docs.token_field) != token:
+            return None
+        stored: Stored = self.docs.stored(doc)
+        return Applied(stored.key, stored.version, stored.record)
+
+    def _duplicate(
+        self, exc: DuplicateKeyError, step: Write, token: str, resent: bool
+    ) -> Generator[Op, Any, Applied]:
+        which = _duplicate_index(exc)
+        if which == "_id" and not resent:
+            raise AlreadyExistsError(self.docs.entity, step.key) from exc
+        if which == "other":
+            raise exc
+        # Unknown index (a server that does not say), or a resent insert: look.
+        doc = yield self.read_raw(step.key)
+        done = self._mine(doc, step, token)
+        if done is not None:
+            return done
+        if doc is not None:
+            raise AlreadyExistsError(self.docs.entity, step.key) from exc
+        raise exc
+
+
+_ABSENT = object()
+
+
+def _paths(path: str, old: Any, new: Any, sets: dict[str, Any], unsets: dict[str, str]) -> None:
+    """Dotted ``$set``/``$unset`` entries turning ``old`` into ``new`` at ``path``."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping) and old and new:
+        for name, value in new.items():
+            if name not in old:
+                sets[f"{path}.{name}"] = value
+            else:
+                _paths(f"{path}.{name}", old[name], value, sets, unsets)
+        for name in old:
+            if name not in new:
+                unsets[f"{path}.{name}"] = ""
+        return
+    if old is _ABSENT or not same(old, new):
+        sets[path] = new

@@ -1,0 +1,110 @@
+"""Sessions, transactions and the shard key (every client)."""
+
+from __future__ import annotations
+
+import pytest
+
+import occ
+from occ.resolvers import Overwrite
+from tests.mongo.conftest import Mongo
+
+
+async def test_writes_in_a_transaction_commit_together(mongo: Mongo) -> None:
+    repo = mongo.repo()
+    await repo.insert({"_id": 1, "n": 0})
+    async with repo.transaction() as tx:
+        await tx.update(1, {"n": 1}, expected_version=1)
+        await tx.insert({"_id": 2, "n": 2})
+    assert (await repo.get(1)).value["n"] == 1
+    assert (await repo.get(2)).version == 1
+
+
+async def test_conflict_inside_a_transaction_raises_and_aborts_it(mongo: Mongo) -> None:
+    # Overwrite would retry outside a transaction; inside one, a conflict must raise.
+    repo = mongo.repo(policy=Overwrite())
+    await repo.insert({"_id": 1, "n": 0})
+    await repo.update(1, {"n": 1}, expected_version=1)
+
+    async def stale_write_in_a_transaction() -> None:
+        async with repo.transaction() as tx:
+            await tx.insert({"_id": 2, "n": 2})
+            await tx.update(1, {"n": 9}, expected_version=1)
+
+    with pytest.raises(occ.ConflictError) as info:
+        await stale_write_in_a_transaction()
+    assert info.value.conflict.kind == "version"
+    assert await repo.find(2) is None, "the transaction was not aborted"
+    assert (await repo.get(1)).value["n"] == 1
+
+
+async def test_modify_inside_a_transaction_is_not_retried(mongo: Mongo) -> None:
+    repo = mongo.repo()
+    await repo.insert({"_id": 1, "n": 0})
+
+    async def modify_then_fail() -> None:
+        async with repo.transaction() as tx:
+            await tx.modify(1, lambda doc: {**doc, "n": doc["n"] + 1})
+            raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):
+        await modify_then_fail()
+    assert (await repo.get(1)).value == {"_id": 1, "n": 0, "version": 1}
+
+
+async def test_a_callers_session_joins_the_write(mongo: Mongo) -> None:
+    repo = mongo.repo()
+    await repo.insert({"_id": 1, "n": 0})
+    if mongo.kind == "pymongo":
+        with mongo.client.start_session() as session:
+            session.start_transaction()
+            bound = repo.with_session(session)
+            bound.update(1, {"n": 5}, expected_version=1)
+            assert bound.get(1).value["n"] == 5
+            session.abort_transaction()
+    elif mongo.kind == "pymongo_async":
+        async with mongo.client.start_session() as session:
+            await session.start_transaction()
+            bound = repo.with_session(session)
+            await bound.update(1, {"n": 5}, expected_version=1)
+            assert (await bound.get(1)).value["n"] == 5
+            await session.abort_transaction()
+    else:
+        async with await mongo.client.start_session() as session:
+            session.start_transaction()
+            bound = repo.with_session(session)
+            await bound.update(1, {"n": 5}, expected_version=1)
+            assert (await bound.get(1)).value["n"] == 5
+            await session.abort_transaction()
+    assert (await repo.get(1)).value == {"_id": 1, "n": 0, "version": 1}
+
+
+async def test_shard_key_is_in_every_filter_and_in_inserts(mongo: Mongo) -> None:
+    acme = mongo.repo(shard_key={"tenant": "acme"})
+    other = mongo.repo(shard_key={"tenant": "other"})
+    created = await acme.insert({"_id": 1, "n": 0})
+    assert created.value["tenant"] == "acme"
+    mongo.log.clear()
+    await acme.update(1, {"n": 1}, expected_version=1)
+    snap = await acme.get(1)
+    snap.value["n"] = 2
+    await acme.save(snap)
+    await acme.modify(1, lambda doc: {**doc, "n": 3})
+    await acme.delete(1, expected_version=4)
+    filters = []
+    for name, command in mongo.log.commands:
+        if name == "findAndModify":
+            filters.append(command["query"])
+        elif name in ("update", "delete"):
+            filters.append(command[name + "s"][0]["q"])
+        elif name == "find":
+            filters.append(command["filter"])
+    assert len(filters) == len(mongo.log.commands) == 6
+    assert all(f["tenant"] == {"$eq": "acme"} for f in filters)
+    await acme.insert({"_id": 2, "n": 0})
+    assert await other.find(2) is None
+    with pytest.raises(occ.NotFoundError):
+        await other.update(2, {"n": 9}, expected_version=1)
+    with pytest.raises(occ.ValidationError):
+        await acme.update(2, {"tenant": "other"}, expected_version=1)
+    with pytest.raises(occ.ValidationError):
+        await acme.insert({"_id": 3, "tenant": "other"})
