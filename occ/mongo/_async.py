@@ -1,16 +1,11 @@
-"""``occ.mongo.AsyncRepository``: the asyncio driver of the core flows.
+"""``occ.mongo.AsyncRepository``: the asyncio driver of the core flows over PyMongo and Motor.
 
-It drives PyMongo's native async collection (``pymongo.AsyncMongoClient``,
-the first target) and Motor's collection, whose session APIs await in
-opposite places: PyMongo async has a plain ``start_session()`` and an awaited
-``start_transaction()``; Motor has an awaited ``start_session()`` and a plain
-``start_transaction()``. :meth:`AsyncRepository.transaction` handles both.
+``occ/mongo/_sync.py`` is generated from this file by ``scripts/unasync.py``;
+what the two drivers do differently lives in :mod:`occ.mongo._base`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
@@ -19,9 +14,16 @@ from occ._core.decisions import Resolver
 from occ._core.flow import Flow
 from occ._core.model import Versioned
 from occ._core.retry import RetryPolicy
-from occ._core.steps import Applied, Backoff, Call, Effect, Point, Read, Write
-from occ.errors import ConfigurationError, NotFoundError
-from occ.mongo._base import CallContext, MongoRepositoryBase
+from occ._core.steps import Applied, Point, Read, Write
+from occ._drive import run_async
+from occ.errors import NotFoundError
+from occ.mongo._base import (
+    CallContext,
+    MongoRepositoryBase,
+    async_collection_kind,
+    async_start_session,
+    async_start_transaction,
+)
 from occ.mongo._commands import Plan
 
 __all__ = ["AsyncRepository"]
@@ -29,36 +31,14 @@ __all__ = ["AsyncRepository"]
 T = TypeVar("T")
 
 
-def _client_kind(collection: Any) -> str:
-    """``"pymongo"`` or ``"motor"``; anything else is a configuration error."""
-    from pymongo.asynchronous.collection import AsyncCollection
-
-    if isinstance(collection, AsyncCollection):
-        return "pymongo"
-    if type(collection).__module__.startswith("motor.") and hasattr(collection, "delegate"):
-        return "motor"
-    from pymongo.collection import Collection
-
-    hint = (
-        " (for a sync pymongo Collection use occ.mongo.Repository)"
-        if isinstance(collection, Collection)
-        else ""
-    )
-    raise ConfigurationError(
-        "collection must be a pymongo AsyncCollection (pymongo.AsyncMongoClient) or a Motor "
-        f"collection, got {type(collection).__name__}{hint}"
-    )
-
-
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
 class AsyncRepository(MongoRepositoryBase[T], Generic[T]):
-    """Versioned reads and conditional writes of one model, awaited.
+    """Versioned reads and conditional writes of one model in a PyMongo async or Motor collection.
 
-    The same methods and options as :class:`occ.mongo.Repository`; ``modify``
-    accepts a sync or an async function.
+    The same methods and options as :class:`occ.mongo.Repository`, awaited;
+    ``modify`` and ``on_point`` accept a sync or an async function.
+
+    Every versioned write is one command whose filter holds the expected
+    version; reads go to the primary.
 
     Args:
         collection: a collection of ``pymongo.AsyncMongoClient`` or of Motor's
@@ -68,15 +48,17 @@ class AsyncRepository(MongoRepositoryBase[T], Generic[T]):
             dicts, ``"id"`` for classes.
         version_field: the version field, in documents and in the model.
         token_field: where each write stores its random token.
-        shard_key: fields and values added to every filter and to inserts.
-        policy: the conflict resolver; default: the registered one, else ``Raise``.
+        shard_key: fields and values added to every filter and to inserts
+            (a sharded collection's shard key, a tenant).
+        policy: the conflict resolver; default: the one registered for ``model``
+            (or the collection name) in :mod:`occ.policies`, else ``Raise``.
         retry: attempts and backoff for resolved writes and ``modify``.
-        on_point: called with each named yield point (may be async).
-        session: a session every command runs in (see :meth:`with_session`).
+        on_point: called with each named yield point (tests and schedulers).
+        session: a client session every command runs in (see :meth:`with_session`).
 
     Raises:
-        ConfigurationError: not an async collection, ``w=0``, or a model without
-            its key or version field.
+        ConfigurationError: not a PyMongo async or Motor collection, ``w=0``, or a
+            model without its key or version field.
     """
 
     def __init__(
@@ -93,7 +75,7 @@ class AsyncRepository(MongoRepositoryBase[T], Generic[T]):
         on_point: Callable[[Point], Any] | None = None,
         session: Any = None,
     ) -> None:
-        self.client_kind = _client_kind(collection)
+        self.client_kind = async_collection_kind(collection)
         super().__init__(
             collection,
             model,
@@ -124,33 +106,19 @@ class AsyncRepository(MongoRepositoryBase[T], Generic[T]):
             return stop.value
 
     async def _run(self, flow: Flow, ctx: CallContext) -> Applied:
-        try:
-            step = next(flow)
-            while True:
-                if isinstance(step, Write):
-                    plan = self.commands.write_plan(
-                        step, ctx.base_for(step), in_transaction=ctx.in_transaction
-                    )
-                    result: Any = await self._drive(plan, ctx)
-                elif isinstance(step, Read):
-                    result = ctx.seen = await self._drive(self.commands.read_plan(step.key), ctx)
-                elif isinstance(step, Backoff):
-                    await asyncio.sleep(step.seconds)
-                    result = None
-                elif isinstance(step, Call):
-                    result = await _maybe_await(step.fn(step.arg))
-                elif isinstance(step, Point):
-                    on_point = self._on_point
-                    result = await _maybe_await(on_point(step)) if on_point is not None else None
-                elif isinstance(step, Effect):
-                    await _maybe_await(step.run())
-                    result = None
-                else:  # pragma: no cover - the flows yield nothing else
-                    raise AssertionError(f"unknown step {step!r}")
-                step = flow.send(result)
-        except StopIteration as stop:
-            applied: Applied = stop.value
-            return applied
+        async def write(step: Write) -> Any:
+            plan = self.commands.write_plan(
+                step, ctx.base_for(step), in_transaction=ctx.in_transaction
+            )
+            return await self._drive(plan, ctx)
+
+        async def read(step: Read) -> Any:
+            ctx.seen = await self._drive(self.commands.read_plan(step.key), ctx)
+            return ctx.seen
+
+        return await run_async(
+            flow, read=read, write=write, on_point=self._on_point, where="occ.mongo"
+        )
 
     # -- the contract -------------------------------------------------------
 
@@ -205,7 +173,7 @@ class AsyncRepository(MongoRepositoryBase[T], Generic[T]):
     async def modify(
         self, key: Any, fn: Callable[[T], Any], *, attempts: int | None = None
     ) -> Versioned[T]:
-        """Read, apply ``fn`` (sync or async) to the value, write conditionally; retry.
+        """Read, apply ``fn`` to the value, write conditionally; retry from a fresh read.
 
         ``fn`` may mutate the value it gets and return it (or return ``None``);
         it can run several times, so it must have no other side effects.
@@ -218,13 +186,12 @@ class AsyncRepository(MongoRepositoryBase[T], Generic[T]):
         """Start a session and a transaction; yield this repository bound to it.
 
         Commits when the block ends, aborts if it raises (a conflict inside
-        raises :class:`~occ.ConflictError`, so the transaction aborts). Works
-        with PyMongo async and Motor alike. ``options`` go to ``start_transaction``.
+        raises :class:`~occ.ConflictError`, so the transaction aborts).
+        ``options`` go to the session's ``start_transaction``.
         """
-        client = self.collection.database.client
-        session = await _maybe_await(client.start_session())  # awaited on Motor only
+        session = await async_start_session(self.collection.database.client)
         try:
-            await _maybe_await(session.start_transaction(**options))  # awaited on PyMongo only
+            await async_start_transaction(session, **options)
             bound: AsyncRepository[T] = self.with_session(session)
             try:
                 yield bound

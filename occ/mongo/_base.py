@@ -3,16 +3,24 @@
 The drivers (:mod:`occ.mongo._sync`, :mod:`occ.mongo._async`) subclass
 :class:`MongoRepositoryBase`; they run the core flows built here and execute
 the ops of the plans of :mod:`occ.mongo._commands`.
+
+The few things the drivers do differently are ``name`` / ``async_name``
+function pairs here: ``occ/mongo/_sync.py`` is generated from
+``occ/mongo/_async.py`` by ``scripts/unasync.py``, which renames one to the other.
+The async ones drive PyMongo's native async client (``pymongo.AsyncMongoClient``,
+the first target) and Motor, whose session APIs await in opposite places.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from pymongo import ReadPreference
+from pymongo.collection import Collection
 
 from occ._core.commutative import MONGO_OPS, commutative_flow, commutative_ops
 from occ._core.decisions import Resolver
@@ -26,9 +34,73 @@ from occ.mongo._commands import Commands
 from occ.mongo._mapping import DocumentMap
 from occ.policies import policy_for
 
-__all__ = ["CallContext", "MongoRepositoryBase"]
+__all__ = [
+    "CallContext",
+    "MongoRepositoryBase",
+    "async_collection_kind",
+    "async_start_session",
+    "async_start_transaction",
+    "collection_kind",
+    "start_session",
+    "start_transaction",
+]
 
 T = TypeVar("T")
+
+
+# -- what the sync and async drivers do differently --------------------------
+
+
+def collection_kind(collection: Any) -> str:
+    """``"pymongo"`` for a PyMongo ``Collection``; anything else is a configuration error."""
+    if not isinstance(collection, Collection):
+        raise ConfigurationError(
+            f"collection must be a pymongo Collection, got {type(collection).__name__} "
+            "(for pymongo.AsyncMongoClient or Motor use occ.mongo.AsyncRepository)"
+        )
+    return "pymongo"
+
+
+def async_collection_kind(collection: Any) -> str:
+    """``"pymongo"`` or ``"motor"``; anything else is a configuration error."""
+    from pymongo.asynchronous.collection import AsyncCollection
+
+    if isinstance(collection, AsyncCollection):
+        return "pymongo"
+    if type(collection).__module__.startswith("motor.") and hasattr(collection, "delegate"):
+        return "motor"
+    hint = (
+        " (for a sync pymongo Collection use occ.mongo.Repository)"
+        if isinstance(collection, Collection)
+        else ""
+    )
+    raise ConfigurationError(
+        "collection must be a pymongo AsyncCollection (pymongo.AsyncMongoClient) or a Motor "
+        f"collection, got {type(collection).__name__}{hint}"
+    )
+
+
+def start_session(client: Any) -> Any:
+    """``client.start_session()``."""
+    return client.start_session()
+
+
+async def async_start_session(client: Any) -> Any:
+    """``client.start_session()``: plain on PyMongo async, awaited on Motor."""
+    session = client.start_session()
+    return await session if inspect.isawaitable(session) else session
+
+
+def start_transaction(session: Any, **options: Any) -> None:
+    """``session.start_transaction(**options)`` (its context manager is not used)."""
+    session.start_transaction(**options)
+
+
+async def async_start_transaction(session: Any, **options: Any) -> None:
+    """``session.start_transaction(**options)``: awaited on PyMongo async, plain on Motor."""
+    started = session.start_transaction(**options)
+    if inspect.isawaitable(started):
+        await started
 
 
 @dataclass

@@ -1,9 +1,12 @@
-"""``occ.mongo.Repository``: the synchronous driver of the core flows over PyMongo."""
+# Generated from occ/mongo/_async.py by scripts/unasync.py: edit that file, not this one.
+"""``occ.mongo.Repository``: the synchronous driver of the core flows over PyMongo.
+
+Generated from ``occ/mongo/_async.py`` by ``scripts/unasync.py``;
+what the two drivers do differently lives in :mod:`occ.mongo._base`.
+"""
 
 from __future__ import annotations
 
-import inspect
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
@@ -14,9 +17,16 @@ from occ._core.decisions import Resolver
 from occ._core.flow import Flow
 from occ._core.model import Versioned
 from occ._core.retry import RetryPolicy
-from occ._core.steps import Applied, Backoff, Call, Effect, Point, Read, Write
-from occ.errors import ConfigurationError, NotFoundError
-from occ.mongo._base import CallContext, MongoRepositoryBase
+from occ._core.steps import Applied, Point, Read, Write
+from occ._drive import run_sync
+from occ.errors import NotFoundError
+from occ.mongo._base import (
+    CallContext,
+    MongoRepositoryBase,
+    collection_kind,
+    start_session,
+    start_transaction,
+)
 from occ.mongo._commands import Plan
 
 __all__ = ["Repository"]
@@ -43,11 +53,11 @@ class Repository(MongoRepositoryBase[T], Generic[T]):
             (or the collection name) in :mod:`occ.policies`, else ``Raise``.
         retry: attempts and backoff for resolved writes and ``modify``.
         on_point: called with each named yield point (tests and schedulers).
-        session: a ``ClientSession`` every command runs in (see :meth:`with_session`).
+        session: a client session every command runs in (see :meth:`with_session`).
 
     Raises:
-        ConfigurationError: not a PyMongo collection, ``w=0``, or a model without
-            its key or version field.
+        ConfigurationError: not a PyMongo collection, ``w=0``, or a
+            model without its key or version field.
     """
 
     def __init__(
@@ -64,11 +74,7 @@ class Repository(MongoRepositoryBase[T], Generic[T]):
         on_point: Callable[[Point], Any] | None = None,
         session: Any = None,
     ) -> None:
-        if not isinstance(collection, Collection):
-            raise ConfigurationError(
-                f"collection must be a pymongo Collection, got {type(collection).__name__} "
-                "(for pymongo.AsyncMongoClient or Motor use occ.mongo.AsyncRepository)"
-            )
+        self.client_kind = collection_kind(collection)
         super().__init__(
             collection,
             model,
@@ -89,9 +95,8 @@ class Repository(MongoRepositoryBase[T], Generic[T]):
             op = next(plan)
             while True:
                 try:
-                    result = getattr(self._coll, op.name)(
-                        *op.args, session=ctx.session, **op.kwargs
-                    )
+                    method = getattr(self._coll, op.name)
+                    result = method(*op.args, session=ctx.session, **op.kwargs)
                 except Exception as exc:
                     op = plan.throw(exc)
                 else:
@@ -100,38 +105,17 @@ class Repository(MongoRepositoryBase[T], Generic[T]):
             return stop.value
 
     def _run(self, flow: Flow, ctx: CallContext) -> Applied:
-        try:
-            step = next(flow)
-            while True:
-                if isinstance(step, Write):
-                    plan = self.commands.write_plan(
-                        step, ctx.base_for(step), in_transaction=ctx.in_transaction
-                    )
-                    result: Any = self._drive(plan, ctx)
-                elif isinstance(step, Read):
-                    result = ctx.seen = self._drive(self.commands.read_plan(step.key), ctx)
-                elif isinstance(step, Backoff):
-                    time.sleep(step.seconds)
-                    result = None
-                elif isinstance(step, Call):
-                    result = step.fn(step.arg)
-                    if inspect.isawaitable(result):
-                        if inspect.iscoroutine(result):
-                            result.close()
-                        raise ConfigurationError(
-                            "modify() got an async function; use occ.mongo.AsyncRepository"
-                        )
-                elif isinstance(step, Point):
-                    result = self._on_point(step) if self._on_point is not None else None
-                elif isinstance(step, Effect):
-                    step.run()
-                    result = None
-                else:  # pragma: no cover - the flows yield nothing else
-                    raise AssertionError(f"unknown step {step!r}")
-                step = flow.send(result)
-        except StopIteration as stop:
-            applied: Applied = stop.value
-            return applied
+        def write(step: Write) -> Any:
+            plan = self.commands.write_plan(
+                step, ctx.base_for(step), in_transaction=ctx.in_transaction
+            )
+            return self._drive(plan, ctx)
+
+        def read(step: Read) -> Any:
+            ctx.seen = self._drive(self.commands.read_plan(step.key), ctx)
+            return ctx.seen
+
+        return run_sync(flow, read=read, write=write, on_point=self._on_point, where="occ.mongo")
 
     # -- the contract -------------------------------------------------------
 
@@ -167,9 +151,8 @@ class Repository(MongoRepositoryBase[T], Generic[T]):
         raise ``ConflictError``); ``base``, the values you read, enables merges.
         """
         ctx = self._context()
-        return self._result(
-            self._run(self._update_flow(key, changes, expected_version, base, ctx), ctx)
-        )
+        flow = self._update_flow(key, changes, expected_version, base, ctx)
+        return self._result(self._run(flow, ctx))
 
     def save(self, snapshot: Versioned[T]) -> Versioned[T]:
         """Write what differs from the snapshot's ``base`` (nested fields by path): one update."""
@@ -201,9 +184,19 @@ class Repository(MongoRepositoryBase[T], Generic[T]):
 
         Commits when the block ends, aborts if it raises (a conflict inside
         raises :class:`~occ.ConflictError`, so the transaction aborts).
-        ``options`` go to ``ClientSession.start_transaction``.
+        ``options`` go to the session's ``start_transaction``.
         """
-        client = self.collection.database.client
-        with client.start_session() as session, session.start_transaction(**options):
+        session = start_session(self.collection.database.client)
+        try:
+            start_transaction(session, **options)
             bound: Repository[T] = self.with_session(session)
-            yield bound
+            try:
+                yield bound
+            except BaseException:
+                if session.in_transaction:
+                    session.abort_transaction()
+                raise
+            if session.in_transaction:
+                session.commit_transaction()
+        finally:
+            session.end_session()

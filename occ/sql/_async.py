@@ -1,9 +1,11 @@
-"""``occ.sql.AsyncRepository``: the asyncio driver of the core flows over SQLAlchemy."""
+"""``occ.sql.AsyncRepository``: the asyncio driver of the core flows over SQLAlchemy.
+
+``occ/sql/_sync.py`` is generated from this file by ``scripts/unasync.py``;
+what the two drivers do differently lives in :mod:`occ.sql._engines`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
@@ -15,10 +17,16 @@ from occ._core.decisions import Resolver
 from occ._core.flow import Flow
 from occ._core.model import Versioned
 from occ._core.retry import RetryPolicy
-from occ._core.steps import Applied, Backoff, Call, Effect, Point, Read, Write
+from occ._core.steps import Applied, Point, Read, Write
+from occ._drive import run_async
 from occ.errors import ConfigurationError, NotFoundError
 from occ.sql._base import Plan, SQLRepositoryBase
-from occ.sql._engines import async_autocommit_engine, shares_one_connection
+from occ.sql._engines import (
+    async_autocommit_engine,
+    async_driver_sql_allowed,
+    async_session_engine,
+    async_shares_one_connection,
+)
 from occ.sql._statements import DriverSQL
 
 __all__ = ["AsyncRepository"]
@@ -31,11 +39,10 @@ async def _drive(conn: AsyncConnection, plan: Plan) -> Any:
         stmt, params = next(plan)
         while True:
             if type(stmt) is DriverSQL:
-                sync = conn.sync_connection
-                if sync is None or "schema_translate_map" in sync.get_execution_options():
-                    result = await conn.execute(stmt.statement, params)
-                else:
+                if async_driver_sql_allowed(conn):
                     result = await conn.exec_driver_sql(stmt.sql, stmt.args(params))
+                else:
+                    result = await conn.execute(stmt.statement, params)
             else:
                 result = await conn.execute(stmt, params)
             stmt, params = plan.send(result)
@@ -81,9 +88,7 @@ class AsyncRepository(SQLRepositoryBase[T], Generic[T]):
             engine = bind.engine
             joined = True
         elif isinstance(bind, AsyncSession):
-            sync_bind = bind.sync_session.get_bind()
-            sync_engine = sync_bind if isinstance(sync_bind, sa.Engine) else sync_bind.engine
-            engine = AsyncEngine(sync_engine)
+            engine = async_session_engine(bind)
             joined = True
         else:
             raise ConfigurationError(
@@ -105,7 +110,7 @@ class AsyncRepository(SQLRepositoryBase[T], Generic[T]):
         # None: joined, or in-memory SQLite, where a plain transaction is cheaper.
         self._autocommit = (
             None
-            if joined or shares_one_connection(engine.sync_engine)
+            if joined or async_shares_one_connection(engine)
             else async_autocommit_engine(engine)
         )
 
@@ -130,25 +135,13 @@ class AsyncRepository(SQLRepositoryBase[T], Generic[T]):
     # -- the driver ---------------------------------------------------------
 
     async def _run(self, flow: Flow) -> Applied:
-        try:
-            step = next(flow)
-            while True:
-                if isinstance(step, Write):
-                    result: Any = await self._write(step)
-                elif isinstance(step, Read):
-                    async with self._connection(transaction=False) as conn:
-                        result = await _drive(conn, self._read_plan(step))
-                elif isinstance(step, Backoff):
-                    await asyncio.sleep(step.seconds)
-                    result = None
-                elif isinstance(step, Call | Point | Effect):
-                    result = await _call(step, self._on_point)
-                else:  # pragma: no cover - the flows yield nothing else
-                    raise AssertionError(f"unknown step {step!r}")
-                step = flow.send(result)
-        except StopIteration as stop:
-            applied: Applied = stop.value
-            return applied
+        return await run_async(
+            flow, read=self._read, write=self._write, on_point=self._on_point, where="occ.sql"
+        )
+
+    async def _read(self, step: Read) -> Any:
+        async with self._connection(transaction=False) as conn:
+            return await _drive(conn, self._read_plan(step))
 
     async def _write(self, step: Write) -> Any:
         try:
@@ -162,8 +155,7 @@ class AsyncRepository(SQLRepositoryBase[T], Generic[T]):
     async def find(self, key: Any) -> Versioned[T] | None:
         """The current value and version under ``key``, or ``None``."""
         key = self.entity.check_key(key)
-        async with self._connection(transaction=False) as conn:
-            stored = await _drive(conn, self._read_plan(Read(key)))
+        stored = await self._read(Read(key))
         return None if stored is None else self._versioned(stored)
 
     async def get(self, key: Any) -> Versioned[T]:
@@ -209,19 +201,3 @@ class AsyncRepository(SQLRepositoryBase[T], Generic[T]):
         it can run several times, so it must have no other side effects.
         """
         return self._result(await self._run(self._modify_flow(key, fn, attempts)))
-
-
-async def _call(step: Call | Point | Effect, on_point: Callable[[Point], Any] | None) -> Any:
-    """Run a user callable of a step, awaiting it if it returns an awaitable."""
-    if isinstance(step, Call):
-        result = step.fn(step.arg)
-    elif isinstance(step, Point):
-        result = on_point(step) if on_point is not None else None
-    else:
-        result = step.run()
-        if inspect.isawaitable(result):
-            await result
-        return None
-    if inspect.isawaitable(result):
-        result = await result
-    return result

@@ -15,21 +15,34 @@ benchmarks, while SQLite in autocommit mode runs the same BEGIN/COMMIT inside
 the library, in-process: so repositories on such an engine
 (:func:`shares_one_connection`) write in an ordinary ``engine.begin()``
 transaction instead.
+
+It also holds the few things the sync and async drivers do differently, as
+``name`` / ``async_name`` pairs: ``occ/sql/_sync.py`` is generated from
+``occ/sql/_async.py`` by ``scripts/unasync.py``, which renames one to the other.
 """
 
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import pool as sa_pool
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+    from sqlalchemy.orm import Session
+
 __all__ = [
     "async_autocommit_engine",
+    "async_driver_sql_allowed",
+    "async_session_engine",
+    "async_shares_one_connection",
     "autocommit_engine",
     "dispose",
     "dispose_async",
+    "driver_sql_allowed",
+    "session_engine",
     "shares_one_connection",
 ]
 
@@ -43,6 +56,35 @@ def _shares_one_connection(engine: sa.Engine) -> bool:
 def shares_one_connection(engine: sa.Engine) -> bool:
     """True for an in-memory SQLite engine whose pool hands out one shared connection."""
     return engine.dialect.name == "sqlite" and _shares_one_connection(engine)
+
+
+def async_shares_one_connection(engine: AsyncEngine) -> bool:
+    """:func:`shares_one_connection` for an ``AsyncEngine``."""
+    return shares_one_connection(engine.sync_engine)
+
+
+def session_engine(session: Session) -> sa.Engine:
+    """The engine a caller's ``Session`` is bound to."""
+    bind = session.get_bind()
+    return bind if isinstance(bind, sa.Engine) else bind.engine
+
+
+def async_session_engine(session: AsyncSession) -> AsyncEngine:
+    """The engine a caller's ``AsyncSession`` is bound to (a proxy of its sync engine)."""
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    return AsyncEngine(session_engine(session.sync_session))
+
+
+def driver_sql_allowed(conn: sa.Connection) -> bool:
+    """False if ``conn`` translates schema names, which a prebuilt driver string would bypass."""
+    return "schema_translate_map" not in conn.get_execution_options()
+
+
+def async_driver_sql_allowed(conn: AsyncConnection) -> bool:
+    """:func:`driver_sql_allowed` for an ``AsyncConnection`` (False if it is not started)."""
+    sync = conn.sync_connection
+    return sync is not None and driver_sql_allowed(sync)
 
 
 def autocommit_engine(engine: sa.Engine) -> sa.Engine:

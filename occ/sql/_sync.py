@@ -1,24 +1,34 @@
-"""``occ.sql.Repository``: the synchronous driver of the core flows over SQLAlchemy."""
+# Generated from occ/sql/_async.py by scripts/unasync.py: edit that file, not this one.
+"""``occ.sql.Repository``: the synchronous driver of the core flows over SQLAlchemy.
+
+Generated from ``occ/sql/_async.py`` by ``scripts/unasync.py``;
+what the two drivers do differently lives in :mod:`occ.sql._engines`.
+"""
 
 from __future__ import annotations
 
-import inspect
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from occ._core.decisions import Resolver
 from occ._core.flow import Flow
 from occ._core.model import Versioned
 from occ._core.retry import RetryPolicy
-from occ._core.steps import Applied, Backoff, Call, Effect, Point, Read, Write
+from occ._core.steps import Applied, Point, Read, Write
+from occ._drive import run_sync
 from occ.errors import ConfigurationError, NotFoundError
 from occ.sql._base import Plan, SQLRepositoryBase
-from occ.sql._engines import autocommit_engine, shares_one_connection
+from occ.sql._engines import (
+    autocommit_engine,
+    driver_sql_allowed,
+    session_engine,
+    shares_one_connection,
+)
 from occ.sql._statements import DriverSQL
 
 __all__ = ["Repository"]
@@ -26,15 +36,15 @@ __all__ = ["Repository"]
 T = TypeVar("T")
 
 
-def _drive(conn: sa.Connection, plan: Plan) -> Any:
+def _drive(conn: Connection, plan: Plan) -> Any:
     try:
         stmt, params = next(plan)
         while True:
             if type(stmt) is DriverSQL:
-                if "schema_translate_map" in conn.get_execution_options():
-                    result = conn.execute(stmt.statement, params)
-                else:
+                if driver_sql_allowed(conn):
                     result = conn.exec_driver_sql(stmt.sql, stmt.args(params))
+                else:
+                    result = conn.execute(stmt.statement, params)
             else:
                 result = conn.execute(stmt, params)
             stmt, params = plan.send(result)
@@ -46,8 +56,8 @@ class Repository(SQLRepositoryBase[T], Generic[T]):
     """Versioned reads and conditional writes of one model over a SQLAlchemy bind.
 
     Args:
-        bind: an ``Engine`` (each write runs on its own, in autocommit when it is
-            one statement), or a caller's ``Connection`` or ``Session`` (writes
+        bind: an ``Engine`` (each write runs on its own, in autocommit when it
+            is one statement), or a caller's ``Connection`` or ``Session`` (writes
             join the caller's transaction; a conflict raises, never retried).
         model: a declarative mapped class (dataclass-mapped or not) or a ``Table``
             (values are then dicts).
@@ -61,7 +71,7 @@ class Repository(SQLRepositoryBase[T], Generic[T]):
 
     def __init__(
         self,
-        bind: sa.Engine | sa.Connection | Session,
+        bind: Engine | Connection | Session,
         model: type[T] | sa.Table,
         *,
         policy: Resolver | None = None,
@@ -70,15 +80,14 @@ class Repository(SQLRepositoryBase[T], Generic[T]):
         version_type: str = "int",
         on_point: Callable[[Point], Any] | None = None,
     ) -> None:
-        if isinstance(bind, sa.Engine):
+        if isinstance(bind, Engine):
             engine = bind
             joined = False
-        elif isinstance(bind, sa.Connection):
+        elif isinstance(bind, Connection):
             engine = bind.engine
             joined = True
         elif isinstance(bind, Session):
-            engine_bind = bind.get_bind()
-            engine = engine_bind if isinstance(engine_bind, sa.Engine) else engine_bind.engine
+            engine = session_engine(bind)
             joined = True
         else:
             raise ConfigurationError(
@@ -105,9 +114,9 @@ class Repository(SQLRepositoryBase[T], Generic[T]):
     # -- connections --------------------------------------------------------
 
     @contextmanager
-    def _connection(self, *, transaction: bool) -> Iterator[sa.Connection]:
+    def _connection(self, *, transaction: bool) -> Iterator[Connection]:
         bind = self.bind
-        if isinstance(bind, sa.Connection):
+        if isinstance(bind, Connection):
             yield bind
         elif isinstance(bind, Session):
             yield bind.connection()
@@ -123,36 +132,13 @@ class Repository(SQLRepositoryBase[T], Generic[T]):
     # -- the driver ---------------------------------------------------------
 
     def _run(self, flow: Flow) -> Applied:
-        try:
-            step = next(flow)
-            while True:
-                if isinstance(step, Write):
-                    result: Any = self._write(step)
-                elif isinstance(step, Read):
-                    with self._connection(transaction=False) as conn:
-                        result = _drive(conn, self._read_plan(step))
-                elif isinstance(step, Backoff):
-                    time.sleep(step.seconds)
-                    result = None
-                elif isinstance(step, Call):
-                    result = step.fn(step.arg)
-                    if inspect.isawaitable(result):
-                        if inspect.iscoroutine(result):
-                            result.close()
-                        raise ConfigurationError(
-                            "modify() got an async function; use occ.sql.AsyncRepository"
-                        )
-                elif isinstance(step, Point):
-                    result = self._on_point(step) if self._on_point is not None else None
-                elif isinstance(step, Effect):
-                    step.run()
-                    result = None
-                else:  # pragma: no cover - the flows yield nothing else
-                    raise AssertionError(f"unknown step {step!r}")
-                step = flow.send(result)
-        except StopIteration as stop:
-            applied: Applied = stop.value
-            return applied
+        return run_sync(
+            flow, read=self._read, write=self._write, on_point=self._on_point, where="occ.sql"
+        )
+
+    def _read(self, step: Read) -> Any:
+        with self._connection(transaction=False) as conn:
+            return _drive(conn, self._read_plan(step))
 
     def _write(self, step: Write) -> Any:
         try:
@@ -166,8 +152,7 @@ class Repository(SQLRepositoryBase[T], Generic[T]):
     def find(self, key: Any) -> Versioned[T] | None:
         """The current value and version under ``key``, or ``None``."""
         key = self.entity.check_key(key)
-        with self._connection(transaction=False) as conn:
-            stored = _drive(conn, self._read_plan(Read(key)))
+        stored = self._read(Read(key))
         return None if stored is None else self._versioned(stored)
 
     def get(self, key: Any) -> Versioned[T]:

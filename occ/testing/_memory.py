@@ -8,10 +8,7 @@ repository, a value read back also carries its version field.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import threading
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,8 +16,9 @@ from occ._core.decisions import Resolver
 from occ._core.flow import Flow, FlowConfig, Stats, insert_flow, modify_flow, write_flow
 from occ._core.model import Record, Versioned, freeze
 from occ._core.retry import RetryPolicy
-from occ._core.steps import Applied, Backoff, Call, Effect, Missed, Point, Read, Stored, Write
+from occ._core.steps import Applied, Missed, Point, Read, Stored, Write
 from occ._core.versions import IntVersions
+from occ._drive import run_async, run_sync
 from occ.errors import AlreadyExistsError, ConfigurationError, NotFoundError, ValidationError
 from occ.policies import policy_for
 
@@ -265,33 +263,9 @@ class InMemoryRepository(_MemoryBase):
     """
 
     def _run(self, flow: Flow) -> Applied:
-        try:
-            step = next(flow)
-            while True:
-                result: Any = None
-                if isinstance(step, Write):
-                    result = self._write(step)
-                elif isinstance(step, Read):
-                    result = self._read(step)
-                elif isinstance(step, Backoff):
-                    time.sleep(step.seconds)
-                elif isinstance(step, Call):
-                    result = step.fn(step.arg)
-                    if inspect.isawaitable(result):
-                        if inspect.iscoroutine(result):
-                            result.close()
-                        raise ConfigurationError(
-                            "modify() got an async function; use AsyncInMemoryRepository"
-                        )
-                elif isinstance(step, Point):
-                    if self._on_point is not None:
-                        self._on_point(step)
-                elif isinstance(step, Effect):
-                    step.run()
-                step = flow.send(result)
-        except StopIteration as stop:
-            applied: Applied = stop.value
-            return applied
+        return run_sync(
+            flow, read=self._read, write=self._write, on_point=self._on_point, where="occ.testing"
+        )
 
     def find(self, key: Any) -> Versioned[Value] | None:
         """The current value and version under ``key``, or ``None``."""
@@ -336,27 +310,13 @@ class AsyncInMemoryRepository(_MemoryBase):
     """
 
     async def _run(self, flow: Flow) -> Applied:
-        try:
-            step = next(flow)
-            while True:
-                result: Any = None
-                if isinstance(step, Write):
-                    result = self._write(step)
-                elif isinstance(step, Read):
-                    result = self._read(step)
-                elif isinstance(step, Backoff):
-                    await asyncio.sleep(step.seconds)
-                elif isinstance(step, Call):
-                    result = await _maybe_await(step.fn(step.arg))
-                elif isinstance(step, Point):
-                    if self._on_point is not None:
-                        await _maybe_await(self._on_point(step))
-                elif isinstance(step, Effect):
-                    await _maybe_await(step.run())
-                step = flow.send(result)
-        except StopIteration as stop:
-            applied: Applied = stop.value
-            return applied
+        async def read(step: Read) -> Any:
+            return self._read(step)
+
+        async def write(step: Write) -> Any:
+            return self._write(step)
+
+        return await run_async(flow, read=read, write=write, on_point=self._on_point)
 
     async def find(self, key: Any) -> Versioned[Value] | None:
         """The current value and version under ``key``, or ``None``."""
@@ -393,9 +353,3 @@ class AsyncInMemoryRepository(_MemoryBase):
     ) -> Versioned[Value]:
         """Read, apply ``fn`` (sync or async) to the value, write conditionally; retry."""
         return self._result(await self._run(self._modify_flow(key, fn, attempts)))
-
-
-async def _maybe_await(result: Any) -> Any:
-    if inspect.isawaitable(result):
-        return await result
-    return result
