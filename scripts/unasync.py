@@ -1,4 +1,4 @@
-"""Generate the sync repository drivers from their async sources.
+"""Generate the sync drivers (repositories, conflict stores) from their async sources.
 
     python scripts/unasync.py          # (re)write every generated file
     python scripts/unasync.py --check  # exit 1, printing a diff, if one is stale
@@ -26,6 +26,7 @@ COMMON: list[Rule] = [
     ("async def ", "def "),
     ("async with ", "with "),
     ("await ", ""),
+    ("async for ", "for "),
     ("asynccontextmanager", "contextmanager"),
     ("AsyncIterator", "Iterator"),
     ("run_async", "run_sync"),
@@ -86,9 +87,88 @@ MONGO: list[Rule] = [
     ),
 ]
 
+STORES: list[Rule] = [
+    ("AsyncConflictStore", "ConflictStore"),
+    ("AsyncStoreBase", "StoreBase"),
+    ("_base_async", "_base_sync"),
+]
+
+STORE_BASE: list[Rule] = [
+    ("is_async: ClassVar[bool] = True", "is_async: ClassVar[bool] = False"),
+    (
+        "``occ/conflicts/_base_sync.py`` is generated from this file",
+        "Generated from ``occ/conflicts/_base_async.py``",
+    ),
+]
+
+SQL_STORE: list[Rule] = [
+    ("from sqlalchemy.ext.asyncio import AsyncEngine", "from sqlalchemy import Engine"),
+    ("AsyncEngine", "Engine"),
+    ("async_run_ddl", "run_ddl"),
+    (
+        "through an ``AsyncEngine``: :class:`ConflictStore`, awaited.",
+        "through a sync ``Engine``.",
+    ),
+    (
+        'got {type(engine).__name__}"',
+        'got {type(engine).__name__} "\n"(for an AsyncEngine use AsyncConflictStore)"',
+    ),
+    (
+        "``occ/conflicts/_sql_sync.py`` is generated from this file",
+        "Generated from ``occ/conflicts/_sql_async.py``",
+    ),
+]
+
+MONGO_STORE: list[Rule] = [
+    ("a PyMongo async or Motor collection", "a PyMongo collection"),
+    (", through PyMongo's async client or Motor.", " (PyMongo, sync)."),
+    (
+        "a ``pymongo.asynchronous`` collection or a Motor collection.",
+        "a ``pymongo.collection.Collection``.",
+    ),
+    (
+        "``occ/conflicts/_mongo_sync.py`` is generated from this file",
+        "Generated from ``occ/conflicts/_mongo_async.py``",
+    ),
+]
+
+MEMORY: list[Rule] = [
+    ("AsyncInMemoryRepository", "InMemoryRepository"),
+    ("MemoryBase, Value, as_async", "MemoryBase, Value"),
+    ("as_async(self._read)", "self._read"),
+    ("as_async(self._write)", "self._write"),
+    ("fn: Callable[[Value], Any]", "fn: Callable[[Value], Value | None]"),
+    (", for asyncio: same flows", ": same flows"),
+    (
+        "The same methods as :class:`InMemoryRepository`, awaited; ``modify`` and\n"
+        "    ``on_point`` accept sync or async functions.\n\n    ",
+        "",
+    ),
+    (
+        "``occ/testing/_memory_sync.py`` is generated from this file",
+        "Generated from ``occ/testing/_memory_async.py``",
+    ),
+]
+
+COUNTER: list[Rule] = [
+    ("async_counter_workload", "counter_workload"),
+    ("AsyncWorkload", "Workload"),
+    ("a counter workload over an async repository", "a counter workload over a repository"),
+    ("any async occ repository", "any occ repository"),
+    (
+        "``occ/testing/_counter_sync.py`` is generated from this file",
+        "Generated from ``occ/testing/_counter_async.py``",
+    ),
+]
+
 FILES: dict[str, tuple[str, list[Rule]]] = {
     "occ/sql/_async.py": ("occ/sql/_sync.py", SQL),
     "occ/mongo/_async.py": ("occ/mongo/_sync.py", MONGO),
+    "occ/conflicts/_base_async.py": ("occ/conflicts/_base_sync.py", STORES + STORE_BASE),
+    "occ/conflicts/_sql_async.py": ("occ/conflicts/_sql_sync.py", STORES + SQL_STORE),
+    "occ/conflicts/_mongo_async.py": ("occ/conflicts/_mongo_sync.py", STORES + MONGO_STORE),
+    "occ/testing/_memory_async.py": ("occ/testing/_memory_sync.py", MEMORY),
+    "occ/testing/_counter_async.py": ("occ/testing/_counter_sync.py", COUNTER),
 }
 
 

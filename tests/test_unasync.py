@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import runpy
 import shutil
 import subprocess
 import sys
@@ -9,7 +10,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = "scripts/unasync.py"
-PAIRS = ["occ/sql/_async.py", "occ/sql/_sync.py", "occ/mongo/_async.py", "occ/mongo/_sync.py"]
+
+
+#: every async source and its generated twin, as the script lists them.
+PAIRS = [
+    path
+    for source, (target, _) in runpy.run_path(str(ROOT / SCRIPT))["FILES"].items()
+    for path in (source, target)
+]
 
 
 def _check(root: Path) -> subprocess.CompletedProcess[str]:

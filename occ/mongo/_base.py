@@ -24,11 +24,12 @@ from pymongo.collection import Collection
 
 from occ._core.commutative import MONGO_OPS, commutative_flow, commutative_ops
 from occ._core.decisions import Resolver
-from occ._core.flow import Flow, FlowConfig, Stats, insert_flow, modify_flow, write_flow
-from occ._core.model import Record, Versioned, freeze
+from occ._core.flow import Flow, FlowConfig, Stats, insert_flow, write_flow
+from occ._core.model import Record, Version, Versioned, freeze
 from occ._core.retry import RetryPolicy
-from occ._core.steps import Applied, Point, Stored, Write
+from occ._core.steps import Point, Stored, Write
 from occ._core.versions import IntVersions
+from occ._repository import RepositoryCore, check_snapshot, delete_flow
 from occ.errors import ConfigurationError, ValidationError
 from occ.mongo._commands import Commands
 from occ.mongo._mapping import DocumentMap
@@ -122,7 +123,7 @@ class CallContext:
         return None
 
 
-class MongoRepositoryBase(Generic[T]):
+class MongoRepositoryBase(RepositoryCore[T], Generic[T]):
     """Pure part of a MongoDB repository. Drivers subclass it and run flows and plans."""
 
     def __init__(
@@ -200,15 +201,25 @@ class MongoRepositoryBase(Generic[T]):
     def _config(self, ctx: CallContext) -> FlowConfig:
         return self._joined_config if ctx.in_transaction else self.config
 
-    def _versioned(self, stored: Stored) -> Versioned[T]:
-        return Versioned(self.docs.to_value(stored), stored.version, stored.key, stored.record)
+    # -- hooks of RepositoryCore ------------------------------------------------
 
-    def _result(self, applied: Applied) -> Versioned[T]:
-        assert applied.record is not None
-        if applied.value is not None:
-            value = self.docs.with_version(applied.value, applied.version)
-            return Versioned(value, applied.version, applied.key, freeze(applied.record))
-        return self._versioned(Stored(applied.key, applied.version, applied.record))
+    def _to_value(self, stored: Stored) -> Any:
+        return self.docs.to_value(stored)
+
+    def _to_record(self, value: Any) -> dict[str, Any]:
+        return self.docs.to_record(value)
+
+    def _with_version(self, value: Any, version: Version) -> Any:
+        return self.docs.with_version(value, version)
+
+    def _check_value(self, value: Any) -> None:
+        self.docs.check_value(value)
+
+    def _key_changed(self, value: Any, key: Any) -> bool:
+        return self.docs.key_of(value) not in (key, None)
+
+    def _changes(self, value: Any, base: Record | None) -> dict[str, Any]:
+        return self.docs.diff(value, base)
 
     # -- building flows -------------------------------------------------------
 
@@ -267,11 +278,7 @@ class MongoRepositoryBase(Generic[T]):
         )
 
     def _save_flow(self, snapshot: Any, ctx: CallContext) -> tuple[Flow, dict[str, Any]]:
-        if not isinstance(snapshot, Versioned):
-            raise ValidationError(
-                f"save() takes the Versioned snapshot you read (from get(), find() or a previous "
-                f"write), got {type(snapshot).__name__}; to write by key use update()"
-            )
+        check_snapshot(snapshot)
         docs = self.docs
         docs.check_value(snapshot.value)
         key = docs.check_key(snapshot.key)
@@ -298,46 +305,12 @@ class MongoRepositoryBase(Generic[T]):
         )
         return flow, changes
 
-    def _saved(self, snapshot: Versioned[T], applied: Applied) -> Versioned[T]:
-        if applied.outcome != "written" and applied.record is not None:
-            # Resolved or discarded: the stored document is not the snapshot's value.
-            return self._versioned(Stored(applied.key, applied.version, applied.record))
-        value = self.docs.with_version(snapshot.value, applied.version)
-        record = freeze(self.docs.to_record(value))
-        return Versioned(value, applied.version, snapshot.key, record)
-
     def _delete_flow(self, key: Any, expected_version: Any, ctx: CallContext) -> Flow:
         key = self.docs.check_key(key)
-        expected = IntVersions().check(expected_version)
-        return write_flow(
-            self._config(ctx),
-            action="delete",
-            key=key,
-            expected=expected,
-            changes={},
-            base=None,
-            returning=False,
-        )
+        return delete_flow(self._config(ctx), key, IntVersions().check(expected_version))
 
     def _modify_flow(
         self, key: Any, fn: Callable[[Any], Any], attempts: int | None, ctx: CallContext
     ) -> Flow:
         key = self.docs.check_key(key)
-        if not callable(fn):
-            raise ValidationError(f"modify() needs a function of the current value, got {fn!r}")
-        budget = self.retry.attempts if attempts is None else attempts
-        if type(budget) is not int or budget < 1:
-            raise ValidationError(f"attempts must be an int >= 1, got {attempts!r}")
-        if ctx.in_transaction:
-            budget = 1
-        docs = self.docs
-
-        def diff(value: Any, current: Stored) -> Mapping[str, Any]:
-            docs.check_value(value)
-            if docs.key_of(value) not in (current.key, None):
-                raise ValidationError(f"{docs.entity}: modify() cannot change the key")
-            return docs.diff(value, current.record)
-
-        return modify_flow(
-            self._config(ctx), key=key, fn=fn, to_value=docs.to_value, diff=diff, attempts=budget
-        )
+        return self._modify(self._config(ctx), key, fn, attempts, joined=ctx.in_transaction)

@@ -15,10 +15,11 @@ from sqlalchemy.engine import Dialect
 
 from occ._core.commutative import commutative_flow, commutative_ops
 from occ._core.decisions import Resolver
-from occ._core.flow import Flow, FlowConfig, Stats, insert_flow, modify_flow, write_flow
-from occ._core.model import Record, Versioned, freeze
+from occ._core.flow import Flow, FlowConfig, Stats, insert_flow, write_flow
+from occ._core.model import Record, Version, Versioned, freeze
 from occ._core.retry import RetryPolicy
 from occ._core.steps import Applied, Missed, Point, Read, Stored, Write
+from occ._repository import RepositoryCore, check_snapshot, delete_flow
 from occ.errors import AlreadyExistsError, ValidationError
 from occ.policies import policy_for
 from occ.sql._commutative import commutative_plan, supported_ops
@@ -32,7 +33,7 @@ T = TypeVar("T")
 Plan = Generator[tuple[Any, dict[str, Any]], Any, Any]
 
 
-class SQLRepositoryBase(Generic[T]):
+class SQLRepositoryBase(RepositoryCore[T], Generic[T]):
     """Pure part of a SQL repository. Drivers subclass it and run flows and plans."""
 
     _joined: bool
@@ -74,10 +75,28 @@ class SQLRepositoryBase(Generic[T]):
         """The entity name used in errors and conflicts."""
         return self.entity.entity
 
-    # -- building flows ---------------------------------------------------
+    # -- hooks of RepositoryCore ------------------------------------------
 
-    def _versioned(self, stored: Stored) -> Versioned[T]:
-        return Versioned(self.entity.to_value(stored), stored.version, stored.key, stored.record)
+    def _to_value(self, stored: Stored) -> Any:
+        return self.entity.to_value(stored)
+
+    def _to_record(self, value: Any) -> dict[str, Any]:
+        return self.entity.to_record(value)
+
+    def _with_version(self, value: Any, version: Version) -> Any:
+        self.entity.set_version(value, version)
+        return value
+
+    def _check_value(self, value: Any) -> None:
+        self.entity.check_value(value)
+
+    def _key_changed(self, value: Any, key: Any) -> bool:
+        return bool(self.entity.key_of(value) != key)
+
+    def _changes(self, value: Any, base: Record | None) -> dict[str, Any]:
+        return self.entity.diff(value, base)
+
+    # -- building flows ---------------------------------------------------
 
     def _insert_flow(self, value: Any) -> Flow:
         entity = self.entity
@@ -141,11 +160,7 @@ class SQLRepositoryBase(Generic[T]):
         )
 
     def _save_flow(self, snapshot: Any) -> tuple[Flow, dict[str, Any]]:
-        if not isinstance(snapshot, Versioned):
-            raise ValidationError(
-                f"save() takes the Versioned snapshot you read (from get(), find() or a previous "
-                f"write), got {type(snapshot).__name__}; to write by key use update()"
-            )
+        check_snapshot(snapshot)
         entity = self.entity
         entity.check_value(snapshot.value)
         key = entity.check_key(snapshot.key)
@@ -170,54 +185,13 @@ class SQLRepositoryBase(Generic[T]):
         )
         return flow, changes
 
-    def _saved(self, snapshot: Versioned[T], applied: Applied) -> Versioned[T]:
-        if applied.outcome != "written" and applied.record is not None:
-            # Resolved or discarded: the stored row is not the snapshot's value.
-            return self._versioned(Stored(applied.key, applied.version, applied.record))
-        self.entity.set_version(snapshot.value, applied.version)
-        record = freeze(self.entity.to_record(snapshot.value))
-        return Versioned(snapshot.value, applied.version, snapshot.key, record)
-
     def _delete_flow(self, key: Any, expected_version: Any) -> Flow:
         key = self.entity.check_key(key)
-        expected = self.entity.versions.check(expected_version)
-        return write_flow(
-            self.config,
-            action="delete",
-            key=key,
-            expected=expected,
-            changes={},
-            base=None,
-            returning=False,
-        )
+        return delete_flow(self.config, key, self.entity.versions.check(expected_version))
 
     def _modify_flow(self, key: Any, fn: Callable[[Any], Any], attempts: int | None) -> Flow:
         key = self.entity.check_key(key)
-        if not callable(fn):
-            raise ValidationError(f"modify() needs a function of the current value, got {fn!r}")
-        budget = self.retry.attempts if attempts is None else attempts
-        if type(budget) is not int or budget < 1:
-            raise ValidationError(f"attempts must be an int >= 1, got {attempts!r}")
-        if self._joined:
-            budget = 1
-        entity = self.entity
-
-        def diff(value: Any, current: Stored) -> Mapping[str, Any]:
-            entity.check_value(value)
-            if entity.key_of(value) != current.key:
-                raise ValidationError(f"{entity.entity}: modify() cannot change the key")
-            return entity.diff(value, current.record)
-
-        return modify_flow(
-            self.config, key=key, fn=fn, to_value=entity.to_value, diff=diff, attempts=budget
-        )
-
-    def _result(self, applied: Applied) -> Versioned[T]:
-        assert applied.record is not None
-        if applied.value is not None:
-            self.entity.set_version(applied.value, applied.version)
-            return Versioned(applied.value, applied.version, applied.key, freeze(applied.record))
-        return self._versioned(Stored(applied.key, applied.version, applied.record))
+        return self._modify(self.config, key, fn, attempts, joined=self._joined)
 
     # -- SQL plans ----------------------------------------------------------
 

@@ -12,8 +12,11 @@
 from __future__ import annotations
 
 from occ.testing._check import ANOMALIES, Anomaly, HistoryAnomalyError, Report, check_history
+from occ.testing._counter_async import async_counter_workload
+from occ.testing._counter_sync import counter_workload
 from occ.testing._history import OUTCOMES, History, HistoryError, Operation, State
-from occ.testing._memory import AsyncInMemoryRepository, InMemoryRepository
+from occ.testing._memory_async import AsyncInMemoryRepository
+from occ.testing._memory_sync import InMemoryRepository
 from occ.testing._runner import Run, ahammer, arun_schedule, hammer, run_schedule
 from occ.testing._schedule import (
     Schedule,
@@ -23,13 +26,7 @@ from occ.testing._schedule import (
     checkpoint,
     on_point,
 )
-from occ.testing._workload import (
-    AsyncWorkload,
-    Workload,
-    Written,
-    async_counter_workload,
-    counter_workload,
-)
+from occ.testing._workload import AsyncWorkload, Workload, Written
 from occ.testing.strategies import schedules
 
 __all__ = [

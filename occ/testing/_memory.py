@@ -1,33 +1,46 @@
-"""``InMemoryRepository``: the repository contract over a dict, for fast unit tests.
+"""What the in-memory repositories share: the dict storage, validation and flows.
 
-It runs the same core flows as the SQL and MongoDB repositories (conflicts,
-resolvers, retries, named points); only the storage is a dict guarded by a
-lock. Values are dicts keyed by the ``key`` field; like a SQL ``Table``
-repository, a value read back also carries its version field.
+``InMemoryRepository`` runs the same core flows as the SQL and MongoDB
+repositories (conflicts, resolvers, retries, named points); only the storage
+is a dict guarded by a lock. Values are dicts keyed by the ``key`` field; like
+a SQL ``Table`` repository, a value read back also carries its version field.
+The drivers (:mod:`occ.testing._memory_async`, and :mod:`occ.testing._memory_sync`
+generated from it by ``scripts/unasync.py``) only run the flows built here.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from occ._core.decisions import Resolver
-from occ._core.flow import Flow, FlowConfig, Stats, insert_flow, modify_flow, write_flow
-from occ._core.model import Record, Versioned, freeze
+from occ._core.flow import Flow, FlowConfig, Stats, insert_flow, write_flow
+from occ._core.model import Record, Version, Versioned, freeze
 from occ._core.retry import RetryPolicy
 from occ._core.steps import Applied, Missed, Point, Read, Stored, Write
 from occ._core.versions import IntVersions
-from occ._drive import run_async, run_sync
+from occ._repository import RepositoryCore, check_snapshot, delete_flow
 from occ.errors import AlreadyExistsError, ConfigurationError, NotFoundError, ValidationError
 from occ.policies import policy_for
 
-__all__ = ["AsyncInMemoryRepository", "InMemoryRepository"]
+__all__ = ["MemoryBase", "Value", "as_async"]
 
 Value = dict[str, Any]
+S = TypeVar("S")
+R = TypeVar("R")
 
 
-class _MemoryBase:
+def as_async(fn: Callable[[S], R]) -> Callable[[S], Awaitable[R]]:
+    """``fn`` (a storage call, which never blocks) as a coroutine function."""
+
+    async def call(arg: S) -> R:
+        return fn(arg)
+
+    return call
+
+
+class MemoryBase(RepositoryCore[Value]):
     """Storage, validation and flow building; the drivers below only run steps."""
 
     def __init__(
@@ -116,26 +129,29 @@ class _MemoryBase:
         if not isinstance(value, Mapping):
             raise ValidationError(f"values of {self.name} are dicts, got {type(value).__name__}")
 
-    def _record(self, value: Mapping[str, Any]) -> dict[str, Any]:
+    def _to_record(self, value: Mapping[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in value.items() if k not in (self.key_field, self.version_field)}
 
-    def _value(self, stored: Stored) -> Value:
+    def _to_value(self, stored: Stored) -> Value:
         out: Value = {self.key_field: stored.key, self.version_field: stored.version}
         out.update(freeze(stored.record))
         return out
 
     def _versioned(self, stored: Stored) -> Versioned[Value]:
-        return Versioned(self._value(stored), stored.version, stored.key, freeze(stored.record))
+        return Versioned(self._to_value(stored), stored.version, stored.key, freeze(stored.record))
 
-    def _result(self, applied: Applied) -> Versioned[Value]:
-        assert applied.record is not None
-        if applied.value is not None:
-            applied.value[self.version_field] = applied.version
-            return Versioned(applied.value, applied.version, applied.key, freeze(applied.record))
-        return self._versioned(Stored(applied.key, applied.version, applied.record))
+    def _with_version(self, value: Value, version: Version) -> Value:
+        value[self.version_field] = version
+        return value
+
+    def _key_changed(self, value: Value, key: Any) -> bool:
+        return bool(value.get(self.key_field, key) != key)
+
+    def _changes(self, value: Any, base: Record | None) -> dict[str, Any]:
+        return self._check_changes(self._diff(value, base))
 
     def _diff(self, value: Any, base: Record | None) -> dict[str, Any]:
-        record = self._record(value)
+        record = self._to_record(value)
         if base is None:
             return record
         missing = object()
@@ -157,7 +173,7 @@ class _MemoryBase:
         if value.get(self.key_field) is None:
             raise ValidationError(f"{self.name}: the key field {self.key_field!r} is required")
         key = self._check_key(value[self.key_field])
-        record = self._check_changes(self._record(value))
+        record = self._check_changes(self._to_record(value))
         return insert_flow(self.config, key, record)
 
     def _update_flow(self, key: Any, changes: Any, expected: Any, base: Any) -> Flow:
@@ -175,181 +191,40 @@ class _MemoryBase:
         if base is None:
             return None
         if isinstance(base, Versioned):
-            return base.base if base.base is not None else freeze(self._record(base.value))
+            return base.base if base.base is not None else freeze(self._to_record(base.value))
         if isinstance(base, Mapping):
-            return freeze(self._record(base))
+            return freeze(self._to_record(base))
         raise ValidationError(
             f"base must be the values you read (a mapping or a Versioned), got "
             f"{type(base).__name__}"
         )
 
     def _save_flow(self, snapshot: Any) -> tuple[Flow, dict[str, Any]]:
-        if not isinstance(snapshot, Versioned):
-            raise ValidationError(
-                "save() takes the Versioned snapshot you read (from get(), find() or a previous "
-                f"write), got {type(snapshot).__name__}; to write by key use update()"
-            )
+        check_snapshot(snapshot)
         self._check_value(snapshot.value)
         key = self._check_key(snapshot.key)
         if snapshot.value.get(self.key_field, key) != key:
             raise ValidationError(f"{self.name}: a key cannot change")
         expected = self.versions.check(snapshot.version, what="snapshot.version")
-        changes = self._diff(snapshot.value, snapshot.base)
+        changes = self._changes(snapshot.value, snapshot.base)
         flow = write_flow(
             self.config,
             action="update",
             key=key,
             expected=expected,
-            changes=self._check_changes(changes),
+            changes=changes,
             base=snapshot.base,
             returning=True,
         )
         return flow, changes
 
-    def _saved(self, snapshot: Versioned[Value], applied: Applied) -> Versioned[Value]:
-        if applied.outcome != "written" and applied.record is not None:
-            return self._versioned(Stored(applied.key, applied.version, applied.record))
-        snapshot.value[self.version_field] = applied.version
-        return Versioned(
-            snapshot.value, applied.version, snapshot.key, freeze(self._record(snapshot.value))
-        )
-
     def _delete_flow(self, key: Any, expected: Any) -> Flow:
-        return write_flow(
-            self.config,
-            action="delete",
-            key=self._check_key(key),
-            expected=self.versions.check(expected),
-            changes={},
-            base=None,
-            returning=False,
-        )
+        return delete_flow(self.config, self._check_key(key), self.versions.check(expected))
 
     def _modify_flow(self, key: Any, fn: Callable[[Any], Any], attempts: int | None) -> Flow:
-        key = self._check_key(key)
-        if not callable(fn):
-            raise ValidationError(f"modify() needs a function of the current value, got {fn!r}")
-        budget = self.retry.attempts if attempts is None else attempts
-        if type(budget) is not int or budget < 1:
-            raise ValidationError(f"attempts must be an int >= 1, got {attempts!r}")
-
-        def diff(value: Any, current: Stored) -> Mapping[str, Any]:
-            self._check_value(value)
-            if value.get(self.key_field, current.key) != current.key:
-                raise ValidationError(f"{self.name}: modify() cannot change the key")
-            return self._check_changes(self._diff(value, current.record))
-
-        return modify_flow(
-            self.config, key=key, fn=fn, to_value=self._value, diff=diff, attempts=budget
-        )
+        return self._modify(self.config, self._check_key(key), fn, attempts, joined=False)
 
     def _get_or_raise(self, key: Any, found: Versioned[Value] | None) -> Versioned[Value]:
         if found is None:
             raise NotFoundError(self.name, key)
         return found
-
-
-class InMemoryRepository(_MemoryBase):
-    """The repository contract over a dict: same flows, conflicts and policies as SQL.
-
-    Args:
-        key: the field of each value (a dict) that holds its key.
-        policy: the conflict resolver; default: the one registered for ``name``
-            in :mod:`occ.policies`, else :class:`~occ.resolvers.Raise`.
-        retry: attempts and backoff for resolved writes and ``modify``.
-        version_field: the field a value read back carries its version in.
-        name: the entity name used in errors and conflicts.
-        on_point: called with each named yield point (tests and schedulers).
-    """
-
-    def _run(self, flow: Flow) -> Applied:
-        return run_sync(
-            flow, read=self._read, write=self._write, on_point=self._on_point, where="occ.testing"
-        )
-
-    def find(self, key: Any) -> Versioned[Value] | None:
-        """The current value and version under ``key``, or ``None``."""
-        return self._find(key)
-
-    def get(self, key: Any) -> Versioned[Value]:
-        """The current value and version under ``key``; :class:`NotFoundError` if absent."""
-        return self._get_or_raise(key, self._find(key))
-
-    def insert(self, value: Value) -> Versioned[Value]:
-        """Insert ``value`` at version 1; :class:`AlreadyExistsError` if the key is taken."""
-        return self._result(self._run(self._insert_flow(value)))
-
-    def update(
-        self, key: Any, changes: dict[str, Any], *, expected_version: Any, base: Any = None
-    ) -> Versioned[Value]:
-        """Write ``changes`` if the stored version is ``expected_version``; return the new value."""
-        return self._result(self._run(self._update_flow(key, changes, expected_version, base)))
-
-    def save(self, snapshot: Versioned[Value]) -> Versioned[Value]:
-        """Write the fields of ``snapshot.value`` that differ from what was read."""
-        flow, changes = self._save_flow(snapshot)
-        if not changes:
-            return snapshot
-        return self._saved(snapshot, self._run(flow))
-
-    def delete(self, key: Any, *, expected_version: Any) -> None:
-        """Delete the value if its stored version is ``expected_version``."""
-        self._run(self._delete_flow(key, expected_version))
-
-    def modify(
-        self, key: Any, fn: Callable[[Value], Value | None], *, attempts: int | None = None
-    ) -> Versioned[Value]:
-        """Read, apply ``fn`` to the value, write conditionally; retry from a fresh read."""
-        return self._result(self._run(self._modify_flow(key, fn, attempts)))
-
-
-class AsyncInMemoryRepository(_MemoryBase):
-    """:class:`InMemoryRepository` for asyncio code: the same methods, awaited.
-
-    ``modify`` and ``on_point`` accept sync or async functions.
-    """
-
-    async def _run(self, flow: Flow) -> Applied:
-        async def read(step: Read) -> Any:
-            return self._read(step)
-
-        async def write(step: Write) -> Any:
-            return self._write(step)
-
-        return await run_async(flow, read=read, write=write, on_point=self._on_point)
-
-    async def find(self, key: Any) -> Versioned[Value] | None:
-        """The current value and version under ``key``, or ``None``."""
-        return self._find(key)
-
-    async def get(self, key: Any) -> Versioned[Value]:
-        """The current value and version under ``key``; :class:`NotFoundError` if absent."""
-        return self._get_or_raise(key, self._find(key))
-
-    async def insert(self, value: Value) -> Versioned[Value]:
-        """Insert ``value`` at version 1; :class:`AlreadyExistsError` if the key is taken."""
-        return self._result(await self._run(self._insert_flow(value)))
-
-    async def update(
-        self, key: Any, changes: dict[str, Any], *, expected_version: Any, base: Any = None
-    ) -> Versioned[Value]:
-        """Write ``changes`` if the stored version is ``expected_version``; return the new value."""
-        flow = self._update_flow(key, changes, expected_version, base)
-        return self._result(await self._run(flow))
-
-    async def save(self, snapshot: Versioned[Value]) -> Versioned[Value]:
-        """Write the fields of ``snapshot.value`` that differ from what was read."""
-        flow, changes = self._save_flow(snapshot)
-        if not changes:
-            return snapshot
-        return self._saved(snapshot, await self._run(flow))
-
-    async def delete(self, key: Any, *, expected_version: Any) -> None:
-        """Delete the value if its stored version is ``expected_version``."""
-        await self._run(self._delete_flow(key, expected_version))
-
-    async def modify(
-        self, key: Any, fn: Callable[[Value], Any], *, attempts: int | None = None
-    ) -> Versioned[Value]:
-        """Read, apply ``fn`` (sync or async) to the value, write conditionally; retry."""
-        return self._result(await self._run(self._modify_flow(key, fn, attempts)))

@@ -11,7 +11,8 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,18 +116,28 @@ def _failed(
     )
 
 
-def _op(
-    workload: Workload, history: History, me: int, key: Any, token: str, errors: list[BaseException]
-) -> None:
+@contextmanager
+def _recording(
+    history: History, me: int, key: Any, token: str, errors: list[BaseException]
+) -> Iterator[list[Written]]:
+    """Record the operation the block runs: committed with what it appends, or failed."""
     start = history.clock()
+    written: list[Written] = []
     try:
-        written = workload.write(key, token)
+        yield written
     except ScheduleTimeoutError:
         raise
     except Exception as exc:
         _failed(history, me, key, token, start, exc, errors)
     else:
-        _committed(history, me, key, token, start, written)
+        _committed(history, me, key, token, start, written[0])
+
+
+def _op(
+    workload: Workload, history: History, me: int, key: Any, token: str, errors: list[BaseException]
+) -> None:
+    with _recording(history, me, key, token, errors) as written:
+        written.append(workload.write(key, token))
 
 
 async def _aop(
@@ -137,39 +148,32 @@ async def _aop(
     token: str,
     errors: list[BaseException],
 ) -> None:
-    start = history.clock()
-    try:
-        written = await workload.write(key, token)
-    except ScheduleTimeoutError:
-        raise
-    except Exception as exc:
-        _failed(history, me, key, token, start, exc, errors)
-    else:
-        _committed(history, me, key, token, start, written)
+    with _recording(history, me, key, token, errors) as written:
+        written.append(await workload.write(key, token))
 
 
-def _prepare(workload: Workload, keys: Sequence[Any], history: History) -> None:
+def _initial(history: History, key: Any, state: State | None) -> None:
+    if state is None:
+        raise ValueError(f"key {key!r} does not exist before the run; give the workload a reset")
+    history.initial(key, state.version, state.values)
+
+
+def _prepare(workload: Workload, keys: Sequence[Any]) -> History:
+    history = History()
     for key in keys:
         if workload.reset is not None:
             workload.reset(key)
-        state = workload.read(key)
-        if state is None:
-            raise ValueError(
-                f"key {key!r} does not exist before the run; give the workload a reset"
-            )
-        history.initial(key, state.version, state.values)
+        _initial(history, key, workload.read(key))
+    return history
 
 
-async def _aprepare(workload: AsyncWorkload, keys: Sequence[Any], history: History) -> None:
+async def _aprepare(workload: AsyncWorkload, keys: Sequence[Any]) -> History:
+    history = History()
     for key in keys:
         if workload.reset is not None:
             await workload.reset(key)
-        state = await workload.read(key)
-        if state is None:
-            raise ValueError(
-                f"key {key!r} does not exist before the run; give the workload a reset"
-            )
-        history.initial(key, state.version, state.values)
+        _initial(history, key, await workload.read(key))
+    return history
 
 
 def _final(workload: Workload, keys: Sequence[Any]) -> dict[Any, State]:
@@ -203,8 +207,7 @@ def run_schedule(
     Raises:
         ScheduleTimeoutError: a writer never reached its next point (deadlock).
     """
-    history = History()
-    _prepare(workload, keys, history)
+    history = _prepare(workload, keys)
     scheduler = ThreadScheduler(schedule, timeout=timeout)
     errors: list[BaseException] = []
     timeouts: list[BaseException] = []
@@ -251,8 +254,7 @@ async def arun_schedule(
     workload: AsyncWorkload, schedule: Schedule, keys: Sequence[Any], *, timeout: float = 10.0
 ) -> Run:
     """:func:`run_schedule` for async repositories: writer tasks on the running loop."""
-    history = History()
-    await _aprepare(workload, keys, history)
+    history = await _aprepare(workload, keys)
     scheduler = TaskScheduler(schedule, timeout=timeout)
     errors: list[BaseException] = []
 
@@ -302,8 +304,7 @@ def hammer(
     Raises:
         TimeoutError: a writer was still stuck ``GRACE`` seconds after the deadline.
     """
-    history = History()
-    _prepare(workload, keys, history)
+    history = _prepare(workload, keys)
     errors: list[BaseException] = []
     budget = iter(range(ops))
     lock = threading.Lock()
@@ -342,8 +343,7 @@ async def ahammer(
     seed: int = 0,
 ) -> Run:
     """:func:`hammer` with ``writers`` tasks on the running event loop."""
-    history = History()
-    await _aprepare(workload, keys, history)
+    history = await _aprepare(workload, keys)
     errors: list[BaseException] = []
     budget = iter(range(ops))
     loop = asyncio.get_running_loop()

@@ -5,6 +5,10 @@ and returns what it read and wrote (a :class:`Written`), raising
 :class:`~occ.ConflictError` or :class:`~occ.NotFoundError` when it did not
 commit; ``read(key)`` returns the stored :class:`~occ.testing.State`;
 ``reset(key)`` puts the key back in its starting state.
+
+:class:`Counter` is what the counter workloads share; ``counter_workload`` is
+generated from ``async_counter_workload`` (``occ/testing/_counter_async.py``)
+by ``scripts/unasync.py``.
 """
 
 from __future__ import annotations
@@ -16,13 +20,7 @@ from typing import Any
 from occ._core.model import Version, Versioned
 from occ.testing._history import State
 
-__all__ = [
-    "AsyncWorkload",
-    "Workload",
-    "Written",
-    "async_counter_workload",
-    "counter_workload",
-]
+__all__ = ["AsyncWorkload", "Counter", "Workload", "Written"]
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ def _set(value: Any, name: str, field_value: Any) -> None:
         setattr(value, name, field_value)
 
 
-class _Counter:
+class Counter:
     """The parts of a counter workload that do no IO."""
 
     def __init__(self, field: str, token_field: str, version_field: str, delta: int) -> None:
@@ -112,71 +110,3 @@ class _Counter:
             return None
         values = {name: _get(found.value, name) for name in (self.field, self.token_field)}
         return State(found.version, values)
-
-
-def counter_workload(
-    repo: Any,
-    *,
-    new: Callable[[Any], Any],
-    field: str = "count",
-    token_field: str = "token",
-    version_field: str = "version",
-    delta: int = 1,
-) -> Workload:
-    """Each operation adds ``delta`` to ``field`` and stamps its token, with ``repo.modify``.
-
-    Args:
-        repo: any occ repository (SQL, MongoDB, in-memory): ``find``, ``insert``,
-            ``delete`` and ``modify`` are used.
-        new: ``new(key)`` builds the starting value of a key (counter at 0).
-        field: the counter field.
-        token_field: a text field each write stores its token in.
-        version_field: the field (or attribute) a value read carries its version in.
-        delta: what each operation adds.
-    """
-    counter = _Counter(field, token_field, version_field, delta)
-
-    def write(key: Any, token: str) -> Written:
-        seen: dict[str, Any] = {}
-        result = repo.modify(key, counter.bump(token, seen))
-        return counter.written(token, seen, result)
-
-    def read(key: Any) -> State | None:
-        return counter.state(repo.find(key))
-
-    def reset(key: Any) -> None:
-        found = repo.find(key)
-        if found is not None:
-            repo.delete(key, expected_version=found.version)
-        repo.insert(new(key))
-
-    return Workload(write=write, read=read, reset=reset, counters=(field,))
-
-
-def async_counter_workload(
-    repo: Any,
-    *,
-    new: Callable[[Any], Any],
-    field: str = "count",
-    token_field: str = "token",
-    version_field: str = "version",
-    delta: int = 1,
-) -> AsyncWorkload:
-    """:func:`counter_workload` for an async repository."""
-    counter = _Counter(field, token_field, version_field, delta)
-
-    async def write(key: Any, token: str) -> Written:
-        seen: dict[str, Any] = {}
-        result = await repo.modify(key, counter.bump(token, seen))
-        return counter.written(token, seen, result)
-
-    async def read(key: Any) -> State | None:
-        return counter.state(await repo.find(key))
-
-    async def reset(key: Any) -> None:
-        found = await repo.find(key)
-        if found is not None:
-            await repo.delete(key, expected_version=found.version)
-        await repo.insert(new(key))
-
-    return AsyncWorkload(write=write, read=read, reset=reset, counters=(field,))
