@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from typing import Any
 
 import pytest
@@ -87,8 +87,12 @@ def test_alert_persists_before_sinks_and_a_failing_or_hung_sink_never_fails_the_
     def boom(event: ConflictEvent) -> None:
         raise RuntimeError("sink down")
 
+    release = threading.Event()
+    hung = threading.Event()
+
     def hang(event: ConflictEvent) -> None:
-        time.sleep(5)
+        hung.set()
+        release.wait(30)  # blocks until the test lets it go
 
     policy = Alert(
         store,
@@ -105,9 +109,11 @@ def test_alert_persists_before_sinks_and_a_failing_or_hung_sink_never_fails_the_
     a.value.hits = b.value.hits = 1
     repo.save(a)
     with caplog.at_level(logging.WARNING, logger="occ.conflicts"):
-        started = time.monotonic()
         assert repo.save(b).value.hits == 2
-        assert time.monotonic() - started < 2
+        # the write returned while the hung sink was still blocked
+        assert hung.is_set()
+        assert not release.is_set()
+        release.set()
     (stored,) = store.list(status="pending")
     assert seen == [(stored.id, 1)]
     assert stored.decision == "merged"

@@ -45,8 +45,7 @@ def test_hammer_stops_by_itself_when_time_runs_out() -> None:
 
     base = counter_workload(repo, new=new_counter)
     workload = Workload(write=slow, read=base.read, reset=base.reset, counters=base.counters)
-    began = time.perf_counter()
     run = hammer(workload, KEYS, writers=2, ops=10_000, seconds=0.3)
-    assert time.perf_counter() - began < 2
+    # stopped by the clock, far short of the operation budget
     assert 0 < len(run.history) < 100
     run.check()
