@@ -21,8 +21,28 @@ def test_contract_names_import() -> None:
         Versioned,
         resolvers,
     )
-    from occ.resolvers import Discard, Overwrite, Raise  # noqa: F401
-    from occ.sql import AsyncRepository, Repository  # noqa: F401
+    from occ.mongo import AsyncRepository as MongoAsyncRepository
+    from occ.mongo import Repository as MongoRepository
+    from occ.resolvers import (  # noqa: F401  # noqa: F401
+        Alert,
+        Counter,
+        Discard,
+        Max,
+        Merge,
+        Min,
+        Mine,
+        Overwrite,
+        Raise,
+        Theirs,
+        Union,
+    )
+    from occ.sql import AsyncRepository, Repository
+    from occ.testing import History, InMemoryRepository, check_history  # noqa: F401
+
+    for sync, async_ in ((Repository, AsyncRepository), (MongoRepository, MongoAsyncRepository)):
+        contract = {"get", "find", "insert", "update", "save", "delete", "modify"}
+        assert contract <= set(dir(sync))
+        assert contract <= set(dir(async_))
 
     assert issubclass(ConflictError, OCCError)
     assert issubclass(occ.DeletedError, ConflictError)
@@ -50,3 +70,23 @@ def test_core_imports_no_driver_and_no_asyncio() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_every_public_package_has_a_sorted_all() -> None:
+    import importlib
+
+    for name in (
+        "occ",
+        "occ.sql",
+        "occ.mongo",
+        "occ.resolvers",
+        "occ.policies",
+        "occ.testing",
+        "occ.conflicts",
+        "occ.errors",
+    ):
+        module = importlib.import_module(name)
+        exported = list(module.__all__)
+        assert exported == sorted(exported), name
+        for attr in exported:
+            assert hasattr(module, attr), f"{name}.{attr}"

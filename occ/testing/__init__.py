@@ -31,7 +31,6 @@ from occ.testing.strategies import schedules
 
 __all__ = [
     "ANOMALIES",
-    "OUTCOMES",
     "Anomaly",
     "AsyncInMemoryRepository",
     "AsyncWorkload",
@@ -39,6 +38,7 @@ __all__ = [
     "HistoryAnomalyError",
     "HistoryError",
     "InMemoryRepository",
+    "OUTCOMES",
     "Operation",
     "Report",
     "Run",
