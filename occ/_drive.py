@@ -59,7 +59,8 @@ def run_sync(
                 result = None
             elif kind is Call:
                 result = step.fn(step.arg)  # type: ignore[union-attr]
-                _refuse_awaitable(result, "the function given to modify()", where)
+                if result is not None:
+                    _refuse_awaitable(result, "the function given to modify()", where)
             elif kind is Point:
                 result = on_point(step) if on_point is not None else None  # type: ignore[arg-type]
             elif kind is Effect:

@@ -88,14 +88,21 @@ class RepositoryCore(Generic[T]):
             return Versioned(value, applied.version, applied.key, freeze(applied.record))
         return self._versioned(Stored(applied.key, applied.version, applied.record))
 
-    def _saved(self, snapshot: Versioned[T], applied: Applied) -> Versioned[T]:
-        """What ``save(snapshot)`` returns once ``applied``."""
+    def _saved(
+        self, snapshot: Versioned[T], applied: Applied, written: Record | None = None
+    ) -> Versioned[T]:
+        """What ``save(snapshot)`` returns once ``applied``.
+
+        ``written``, when given, is ``_to_record(snapshot.value)`` as the flow wrote it
+        (every field: a save without a base), which spares computing it again.
+        """
         if applied.outcome != "written" and applied.record is not None:
             # Resolved or discarded: the stored record is not the snapshot's value.
             return self._versioned(Stored(applied.key, applied.version, applied.record))
         value = self._with_version(snapshot.value, applied.version)
-        record = freeze(self._to_record(value))
-        return Versioned(value, applied.version, snapshot.key, record)
+        if written is None or applied.attempts != 1:
+            written = self._to_record(value)
+        return Versioned(value, applied.version, snapshot.key, freeze(written))
 
     def _modify(
         self,

@@ -72,7 +72,7 @@ def test_core_imports_no_driver_and_no_asyncio() -> None:
     assert out.stdout.strip() == ""
 
 
-def test_every_public_package_has_a_sorted_all() -> None:
+def test_every_public_package_exports_names_it_has() -> None:
     import importlib
 
     for name in (
@@ -87,6 +87,7 @@ def test_every_public_package_has_a_sorted_all() -> None:
     ):
         module = importlib.import_module(name)
         exported = list(module.__all__)
-        assert exported == sorted(exported), name
+        # the order itself is ruff's (RUF022, isort-style), checked by `ruff check`
+        assert len(set(exported)) == len(exported), name
         for attr in exported:
             assert hasattr(module, attr), f"{name}.{attr}"

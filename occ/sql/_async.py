@@ -140,12 +140,32 @@ class AsyncRepository(SQLRepositoryBase[T], Generic[T]):
         )
 
     async def _read(self, step: Read) -> Any:
-        async with self._connection(transaction=False) as conn:
+        if self._joined:
+            async with self._connection(transaction=False) as conn:
+                return await _drive(conn, self._read_plan(step))
+        # The engine's own connection, opened here rather than through _connection(): its
+        # context manager costs more than the statement on in-memory SQLite.
+        autocommit = self._autocommit
+        if autocommit is None:
+            async with self.engine.connect() as conn:
+                result = await _drive(conn, self._read_plan(step))
+                await conn.commit()
+                return result
+        async with autocommit.connect() as conn:
             return await _drive(conn, self._read_plan(step))
 
     async def _write(self, step: Write) -> Any:
         try:
-            async with self._connection(transaction=self._needs_transaction(step)) as conn:
+            if self._joined:
+                async with self._connection(transaction=self._needs_transaction(step)) as conn:
+                    return await _drive(conn, self._write_plan(step))
+            autocommit = self._autocommit
+            if autocommit is None or self._needs_transaction(step):
+                async with self.engine.connect() as conn:
+                    result = await _drive(conn, self._write_plan(step))
+                    await conn.commit()
+                    return result
+            async with autocommit.connect() as conn:
                 return await _drive(conn, self._write_plan(step))
         except sa.exc.DBAPIError as exc:
             return self._write_error(exc, step)
@@ -186,7 +206,9 @@ class AsyncRepository(SQLRepositoryBase[T], Generic[T]):
         flow, changes = self._save_flow(snapshot)
         if not changes:
             return snapshot
-        return self._saved(snapshot, await self._run(flow))
+        # Without a base, the changes are every field of the value: the record written.
+        written = changes if snapshot.base is None and self._on_point is None else None
+        return self._saved(snapshot, await self._run(flow), written)
 
     async def delete(self, key: Any, *, expected_version: Any) -> None:
         """Delete the row if its stored version is ``expected_version``."""

@@ -162,16 +162,19 @@ class SQLRepositoryBase(RepositoryCore[T], Generic[T]):
     def _save_flow(self, snapshot: Any) -> tuple[Flow, dict[str, Any]]:
         check_snapshot(snapshot)
         entity = self.entity
-        entity.check_value(snapshot.value)
+        value = snapshot.value
+        base = snapshot.base
+        entity.check_value(value)
         key = entity.check_key(snapshot.key)
-        if entity.key_of(snapshot.value) not in (key, None):
+        value_key = entity.key_of(value)
+        if value_key not in (key, None):
             raise ValidationError(
-                f"{entity.entity}: the value's key {entity.key_of(snapshot.value)!r} differs "
+                f"{entity.entity}: the value's key {value_key!r} differs "
                 f"from the snapshot's key {key!r}; a key cannot change"
             )
         expected = entity.versions.check(snapshot.version, what="snapshot.version")
-        changes = entity.diff(snapshot.value, snapshot.base)
-        ops = commutative_ops(self.policy, changes, snapshot.base, supported_ops(entity))
+        changes = entity.diff(value, base)
+        ops = commutative_ops(self.policy, changes, base, supported_ops(entity))
         if ops is not None and not self._joined:
             return commutative_flow(self.config, key=key, ops=ops), changes
         flow = write_flow(
@@ -180,7 +183,7 @@ class SQLRepositoryBase(RepositoryCore[T], Generic[T]):
             key=key,
             expected=expected,
             changes=changes,
-            base=snapshot.base,
+            base=base,
             returning=False,
         )
         return flow, changes
@@ -201,7 +204,7 @@ class SQLRepositoryBase(RepositoryCore[T], Generic[T]):
 
     def _read_plan(self, step: Read) -> Plan:
         st = self.statements
-        result = yield st.select(locking=step.locking and self._joined), st.key_params(step.key)
+        result = yield st.read(locking=step.locking and self._joined), st.key_params(step.key)
         row = result.first()
         return None if row is None else self.entity.from_row(row)
 

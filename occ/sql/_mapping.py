@@ -5,6 +5,8 @@ Pure: no connection is opened here.
 
 from __future__ import annotations
 
+import decimal
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -99,11 +101,20 @@ class EntityMap:
         #: every name a dict value may hold.
         self._value_names = frozenset((*self.fields, *self.key_fields, self.version_field))
         self._key_python = tuple(_python_type(c) for c in self.key_columns)
+        #: a single-column key of exactly this type passes check_key() at once.
+        self._key_exact: type | None = (
+            self._key_python[0]
+            if len(self.key_columns) == 1
+            and self._key_python[0] in (int, str, float, bytes, decimal.Decimal, uuid.UUID)
+            else None
+        )
 
     # -- keys -------------------------------------------------------------
 
     def check_key(self, key: Any) -> Any:
         """Validate a key's shape and type; composite keys are tuples."""
+        if type(key) is self._key_exact:
+            return key
         if len(self.key_fields) > 1:
             if not isinstance(key, tuple) or len(key) != len(self.key_fields):
                 raise ValidationError(
@@ -158,7 +169,7 @@ class EntityMap:
 
     def check_value(self, value: Any) -> None:
         if self.mapper is None:
-            if not isinstance(value, Mapping):
+            if type(value) is not dict and not isinstance(value, Mapping):
                 raise ValidationError(
                     f"values of table {self.entity} are dicts, got {type(value).__name__}"
                 )

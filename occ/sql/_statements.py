@@ -91,6 +91,21 @@ class DriverSQL:
         return self._positional(params)
 
 
+def _plain_rows(columns: tuple[sa.Column[Any], ...], dialect: Dialect) -> bool:
+    """Whether the driver's own values are the row's values: integer and string columns
+    whose types convert nothing on the way out (no result processor)."""
+    for column in columns:
+        kind = column.type
+        if not isinstance(kind, sa.Integer | sa.String) or isinstance(kind, sa.Enum):
+            return False
+        try:
+            if kind.dialect_impl(dialect).result_processor(dialect, None) is not None:
+                return False
+        except Exception:  # a processor that needs the driver's column type: keep execute()
+            return False
+    return True
+
+
 class Statements:
     """Builds and caches the statements of one entity for one dialect."""
 
@@ -110,18 +125,34 @@ class Statements:
         self._select = sa.select(*entity.all_columns).where(self._key_clause)
         self._select_locking = self._select.with_for_update(read=True)
         self._table = t
+        # Reads whose columns need no result processing run as driver SQL too.
+        plain = _plain_rows(entity.all_columns, dialect)
+        self._read = DriverSQL(self._select, dialect) if plain else self._select
+        self._read_locking = (
+            DriverSQL(self._select_locking, dialect)
+            if plain and self.locking_reads
+            else self._select_locking
+        )
+        self._single_key = len(entity.key_columns) == 1
+        self._key_binds = tuple(f"k{i}" for i in range(len(entity.key_columns)))
 
     def __len__(self) -> int:
         return len(self._cache)
 
     def key_params(self, key: Any) -> dict[str, Any]:
-        return {f"k{i}": part for i, part in enumerate(self.entity.key_params(key))}
+        if self._single_key:
+            return {"k0": key}
+        return dict(zip(self._key_binds, key, strict=True))
 
     def _guard(self, unversioned: bool) -> Any:
         return self._version_unversioned if unversioned else self._version_eq
 
     def select(self, *, locking: bool = False) -> Any:
         return self._select_locking if locking and self.locking_reads else self._select
+
+    def read(self, *, locking: bool = False) -> Any:
+        """:meth:`select`, as :class:`DriverSQL` when no column's type processes results."""
+        return self._read_locking if locking and self.locking_reads else self._read
 
     def update(self, fields: tuple[str, ...], *, returning: bool, unversioned: bool) -> Bound:
         """``UPDATE t SET f=:f0, ..., version=:nv WHERE key AND version=:ev [RETURNING *]``."""

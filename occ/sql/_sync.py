@@ -137,12 +137,32 @@ class Repository(SQLRepositoryBase[T], Generic[T]):
         )
 
     def _read(self, step: Read) -> Any:
-        with self._connection(transaction=False) as conn:
+        if self._joined:
+            with self._connection(transaction=False) as conn:
+                return _drive(conn, self._read_plan(step))
+        # The engine's own connection, opened here rather than through _connection(): its
+        # context manager costs more than the statement on in-memory SQLite.
+        autocommit = self._autocommit
+        if autocommit is None:
+            with self.engine.connect() as conn:
+                result = _drive(conn, self._read_plan(step))
+                conn.commit()
+                return result
+        with autocommit.connect() as conn:
             return _drive(conn, self._read_plan(step))
 
     def _write(self, step: Write) -> Any:
         try:
-            with self._connection(transaction=self._needs_transaction(step)) as conn:
+            if self._joined:
+                with self._connection(transaction=self._needs_transaction(step)) as conn:
+                    return _drive(conn, self._write_plan(step))
+            autocommit = self._autocommit
+            if autocommit is None or self._needs_transaction(step):
+                with self.engine.connect() as conn:
+                    result = _drive(conn, self._write_plan(step))
+                    conn.commit()
+                    return result
+            with autocommit.connect() as conn:
                 return _drive(conn, self._write_plan(step))
         except sa.exc.DBAPIError as exc:
             return self._write_error(exc, step)
@@ -183,7 +203,9 @@ class Repository(SQLRepositoryBase[T], Generic[T]):
         flow, changes = self._save_flow(snapshot)
         if not changes:
             return snapshot
-        return self._saved(snapshot, self._run(flow))
+        # Without a base, the changes are every field of the value: the record written.
+        written = changes if snapshot.base is None and self._on_point is None else None
+        return self._saved(snapshot, self._run(flow), written)
 
     def delete(self, key: Any, *, expected_version: Any) -> None:
         """Delete the row if its stored version is ``expected_version``."""

@@ -31,6 +31,7 @@ from occ.testing.strategies import schedules
 
 __all__ = [
     "ANOMALIES",
+    "OUTCOMES",
     "Anomaly",
     "AsyncInMemoryRepository",
     "AsyncWorkload",
@@ -38,7 +39,6 @@ __all__ = [
     "HistoryAnomalyError",
     "HistoryError",
     "InMemoryRepository",
-    "OUTCOMES",
     "Operation",
     "Report",
     "Run",
