@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
 
+from tests.backends import unreachable
+
 __all__ = [
     "IN_CI",
     "SQL_BACKENDS",
@@ -106,19 +108,6 @@ def sql_backends() -> tuple[SQLBackend, ...]:
 
 
 SQL_BACKENDS = tuple(b.name for b in sql_backends())
-
-
-def unreachable(url: str) -> str | None:
-    """Why ``url`` cannot be reached, or ``None`` if it can."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # any failure to connect
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
-    finally:
-        engine.dispose()
-    return None
 
 
 def make_engine(backend: SQLBackend, *, writers: int = 1) -> sa.Engine:

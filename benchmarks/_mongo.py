@@ -27,6 +27,7 @@ from typing import Any
 
 from benchmarks._backends import TABLE
 from benchmarks._timing import Measured, interleave, record, timed_round
+from tests.mongo_server import ping
 
 __all__ = ["run"]
 
@@ -40,25 +41,12 @@ def _free_port() -> int:
         return port
 
 
-def _ping(uri: str) -> str | None:
-    import pymongo
-
-    client: Any = pymongo.MongoClient(uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500)
-    try:
-        client.admin.command("ping")
-    except Exception as exc:  # any failure to answer
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
-    finally:
-        client.close()
-    return None
-
-
 @contextlib.contextmanager
 def server() -> Iterator[tuple[str | None, str | None, bool]]:
     """``(uri, why-not, emulated)``: the configured server, or an emulator started here."""
     external = os.environ.get("OCC_MONGODB_URI")
     if external:
-        yield external, _ping(external), False
+        yield external, ping(external), False
         return
     try:
         import nx_27017  # noqa: F401
@@ -79,7 +67,7 @@ def server() -> Iterator[tuple[str | None, str | None, bool]]:
         why: str | None = "not started"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and proc.poll() is None:
-            why = _ping(uri)
+            why = ping(uri)
             if why is None:
                 break
             time.sleep(0.1)

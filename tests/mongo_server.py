@@ -37,7 +37,7 @@ def _unavailable(message: str) -> None:
     pytest.skip(message)
 
 
-def _ping(uri: str) -> str | None:
+def ping(uri: str) -> str | None:
     """Why the server at ``uri`` does not answer, or ``None`` if it does."""
     import pymongo
 
@@ -58,7 +58,7 @@ def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URI of the test MongoDB server (started here unless OCC_MONGODB_URI is set)."""
     external = os.environ.get("OCC_MONGODB_URI")
     if external:
-        problem = _ping(external)
+        problem = ping(external)
         if problem is not None:
             _unavailable(f"OCC_MONGODB_URI={external} is unreachable: {problem}")
         yield external
@@ -95,7 +95,7 @@ def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if proc.poll() is not None:
                 why = f"exited with code {proc.returncode}"
                 break
-            why = _ping(uri)
+            why = ping(uri)
             if why is None:
                 break
             time.sleep(0.1)
