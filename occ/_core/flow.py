@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from occ._core.decisions import KeepTheirs, RaiseConflict, Resolver, WriteValues
+from occ._core.decisions import Decision, KeepTheirs, RaiseConflict, Resolver, WriteValues
 from occ._core.model import Action, Conflict, ConflictKind, Record, Version
 from occ._core.retry import RetryPolicy
 from occ._core.steps import (
@@ -150,6 +150,14 @@ def _conflict(
     )
 
 
+def _take(cfg: FlowConfig, decision: Decision) -> Generator[Step, Any, None]:
+    """Run the side effects a decision asked for (results ignored), then count it."""
+    for effect in decision.effects:
+        yield effect
+    if cfg.stats is not None:
+        cfg.stats.decided(decision.label)
+
+
 def _exhausted(cfg: FlowConfig, conflict: Conflict, theirs: Stored, attempts: int) -> Flow:
     """The retry budget ran out: the policy's ``on_exhausted`` resolver, else raise.
 
@@ -161,10 +169,7 @@ def _exhausted(cfg: FlowConfig, conflict: Conflict, theirs: Stored, attempts: in
     if fallback is None:
         raise RetryExhaustedError(conflict, attempts)
     decision = fallback(conflict)
-    for effect in decision.effects:
-        _ = yield effect  # an effect's result is ignored
-    if cfg.stats is not None:
-        cfg.stats.decided(decision.label)
+    yield from _take(cfg, decision)
     if isinstance(decision, KeepTheirs):
         return Applied(
             conflict.key, theirs.version, theirs.record, outcome=decision.label, attempts=attempts
@@ -254,10 +259,7 @@ def write_flow(
             decision = RaiseConflict(label="strict")
         else:
             decision = cfg.resolver(conflict)
-        for effect in decision.effects:
-            yield effect
-        if cfg.stats is not None:
-            cfg.stats.decided(decision.label)
+        yield from _take(cfg, decision)
         if isinstance(decision, RaiseConflict):
             raise ConflictError(conflict)
         if isinstance(decision, KeepTheirs):

@@ -6,8 +6,7 @@ what the two drivers do differently lives in :mod:`occ.sql._engines`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -116,21 +115,29 @@ class AsyncRepository(SQLRepositoryBase[T], Generic[T]):
 
     # -- connections --------------------------------------------------------
 
-    @asynccontextmanager
-    async def _connection(self, *, transaction: bool) -> AsyncIterator[AsyncConnection]:
+    async def _caller_connection(self) -> AsyncConnection:
+        """The connection of the caller's transaction (a bound connection or session)."""
         bind = self.bind
         if isinstance(bind, AsyncConnection):
-            yield bind
-        elif isinstance(bind, AsyncSession):
-            yield await bind.connection()
-        elif transaction or self._autocommit is None:
-            # connect() + commit() is engine.begin() without its extra context manager.
+            return bind
+        assert isinstance(bind, AsyncSession)
+        return await bind.connection()
+
+    async def _on_engine(self, plan: Plan, *, transaction: bool) -> Any:
+        """Run ``plan`` on the engine: autocommit for one statement, else one transaction.
+
+        A transaction serves MySQL's update + read and in-memory SQLite (no
+        autocommit sibling). Connections are opened here, not through a context
+        manager of ours: on in-memory SQLite that costs more than the statement.
+        """
+        autocommit = self._autocommit
+        if autocommit is None or transaction:
             async with self.engine.connect() as conn:
-                yield conn
+                result = await _drive(conn, plan)
                 await conn.commit()
-        else:
-            async with self._autocommit.connect() as conn:
-                yield conn
+                return result
+        async with autocommit.connect() as conn:
+            return await _drive(conn, plan)
 
     # -- the driver ---------------------------------------------------------
 
@@ -141,32 +148,16 @@ class AsyncRepository(SQLRepositoryBase[T], Generic[T]):
 
     async def _read(self, step: Read) -> Any:
         if self._joined:
-            async with self._connection(transaction=False) as conn:
-                return await _drive(conn, self._read_plan(step))
-        # The engine's own connection, opened here rather than through _connection(): its
-        # context manager costs more than the statement on in-memory SQLite.
-        autocommit = self._autocommit
-        if autocommit is None:
-            async with self.engine.connect() as conn:
-                result = await _drive(conn, self._read_plan(step))
-                await conn.commit()
-                return result
-        async with autocommit.connect() as conn:
-            return await _drive(conn, self._read_plan(step))
+            return await _drive(await self._caller_connection(), self._read_plan(step))
+        return await self._on_engine(self._read_plan(step), transaction=False)
 
     async def _write(self, step: Write) -> Any:
         try:
             if self._joined:
-                async with self._connection(transaction=self._needs_transaction(step)) as conn:
-                    return await _drive(conn, self._write_plan(step))
-            autocommit = self._autocommit
-            if autocommit is None or self._needs_transaction(step):
-                async with self.engine.connect() as conn:
-                    result = await _drive(conn, self._write_plan(step))
-                    await conn.commit()
-                    return result
-            async with autocommit.connect() as conn:
-                return await _drive(conn, self._write_plan(step))
+                return await _drive(await self._caller_connection(), self._write_plan(step))
+            return await self._on_engine(
+                self._write_plan(step), transaction=self._needs_transaction(step)
+            )
         except sa.exc.DBAPIError as exc:
             return self._write_error(exc, step)
 

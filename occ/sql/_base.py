@@ -249,7 +249,7 @@ class SQLRepositoryBase(RepositoryCore[T], Generic[T]):
         if not step.returning:
             return Applied(step.key, step.new_version)
         # MySQL/MariaDB: the row is locked by our UPDATE; read it in the same transaction.
-        result = yield st.select(), st.key_params(step.key)
+        result = yield st.read(), st.key_params(step.key)
         return _applied(entity.from_row(result.one()))
 
     def _write_error(self, exc: sa.exc.DBAPIError, step: Write) -> Missed:

@@ -89,7 +89,7 @@ def commutative_plan(st: Statements, step: Write) -> Any:
         return _applied(st.entity.from_row(rows[0])) if rows else Missed()
     if result.rowcount != 1:
         return Missed()
-    result = yield st.select(), st.key_params(step.key)
+    result = yield st.read(), st.key_params(step.key)
     return _applied(st.entity.from_row(result.one()))
 
 

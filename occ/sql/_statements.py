@@ -117,24 +117,25 @@ class Statements:
         self.locking_reads = dialect.name in ("mysql", "postgresql")
         self._cache = _LRU(cache_size)
         t = entity.table
+        self._single_key = len(entity.key_columns) == 1
+        self._key_binds = tuple(f"k{i}" for i in range(len(entity.key_columns)))
         self._key_clause = sa.and_(
-            *(col == sa.bindparam(f"k{i}") for i, col in enumerate(entity.key_columns))
+            *(
+                col == sa.bindparam(bind)
+                for bind, col in zip(self._key_binds, entity.key_columns, strict=True)
+            )
         )
         self._version_eq = entity.version_col == sa.bindparam("ev")
         self._version_unversioned = sa.or_(entity.version_col.is_(None), self._version_eq)
-        self._select = sa.select(*entity.all_columns).where(self._key_clause)
-        self._select_locking = self._select.with_for_update(read=True)
+        select = sa.select(*entity.all_columns).where(self._key_clause)
+        select_locking = select.with_for_update(read=True)
         self._table = t
         # Reads whose columns need no result processing run as driver SQL too.
         plain = _plain_rows(entity.all_columns, dialect)
-        self._read = DriverSQL(self._select, dialect) if plain else self._select
+        self._read = DriverSQL(select, dialect) if plain else select
         self._read_locking = (
-            DriverSQL(self._select_locking, dialect)
-            if plain and self.locking_reads
-            else self._select_locking
+            DriverSQL(select_locking, dialect) if plain and self.locking_reads else select_locking
         )
-        self._single_key = len(entity.key_columns) == 1
-        self._key_binds = tuple(f"k{i}" for i in range(len(entity.key_columns)))
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -147,11 +148,11 @@ class Statements:
     def _guard(self, unversioned: bool) -> Any:
         return self._version_unversioned if unversioned else self._version_eq
 
-    def select(self, *, locking: bool = False) -> Any:
-        return self._select_locking if locking and self.locking_reads else self._select
-
     def read(self, *, locking: bool = False) -> Any:
-        """:meth:`select`, as :class:`DriverSQL` when no column's type processes results."""
+        """``SELECT`` of every column by key (``FOR SHARE`` when ``locking``, where supported).
+
+        It runs as :class:`DriverSQL` when no column's type processes results.
+        """
         return self._read_locking if locking and self.locking_reads else self._read
 
     def update(self, fields: tuple[str, ...], *, returning: bool, unversioned: bool) -> Bound:

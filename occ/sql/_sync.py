@@ -7,8 +7,7 @@ what the two drivers do differently lives in :mod:`occ.sql._engines`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -113,21 +112,29 @@ class Repository(SQLRepositoryBase[T], Generic[T]):
 
     # -- connections --------------------------------------------------------
 
-    @contextmanager
-    def _connection(self, *, transaction: bool) -> Iterator[Connection]:
+    def _caller_connection(self) -> Connection:
+        """The connection of the caller's transaction (a bound connection or session)."""
         bind = self.bind
         if isinstance(bind, Connection):
-            yield bind
-        elif isinstance(bind, Session):
-            yield bind.connection()
-        elif transaction or self._autocommit is None:
-            # connect() + commit() is engine.begin() without its extra context manager.
+            return bind
+        assert isinstance(bind, Session)
+        return bind.connection()
+
+    def _on_engine(self, plan: Plan, *, transaction: bool) -> Any:
+        """Run ``plan`` on the engine: autocommit for one statement, else one transaction.
+
+        A transaction serves MySQL's update + read and in-memory SQLite (no
+        autocommit sibling). Connections are opened here, not through a context
+        manager of ours: on in-memory SQLite that costs more than the statement.
+        """
+        autocommit = self._autocommit
+        if autocommit is None or transaction:
             with self.engine.connect() as conn:
-                yield conn
+                result = _drive(conn, plan)
                 conn.commit()
-        else:
-            with self._autocommit.connect() as conn:
-                yield conn
+                return result
+        with autocommit.connect() as conn:
+            return _drive(conn, plan)
 
     # -- the driver ---------------------------------------------------------
 
@@ -138,32 +145,16 @@ class Repository(SQLRepositoryBase[T], Generic[T]):
 
     def _read(self, step: Read) -> Any:
         if self._joined:
-            with self._connection(transaction=False) as conn:
-                return _drive(conn, self._read_plan(step))
-        # The engine's own connection, opened here rather than through _connection(): its
-        # context manager costs more than the statement on in-memory SQLite.
-        autocommit = self._autocommit
-        if autocommit is None:
-            with self.engine.connect() as conn:
-                result = _drive(conn, self._read_plan(step))
-                conn.commit()
-                return result
-        with autocommit.connect() as conn:
-            return _drive(conn, self._read_plan(step))
+            return _drive(self._caller_connection(), self._read_plan(step))
+        return self._on_engine(self._read_plan(step), transaction=False)
 
     def _write(self, step: Write) -> Any:
         try:
             if self._joined:
-                with self._connection(transaction=self._needs_transaction(step)) as conn:
-                    return _drive(conn, self._write_plan(step))
-            autocommit = self._autocommit
-            if autocommit is None or self._needs_transaction(step):
-                with self.engine.connect() as conn:
-                    result = _drive(conn, self._write_plan(step))
-                    conn.commit()
-                    return result
-            with autocommit.connect() as conn:
-                return _drive(conn, self._write_plan(step))
+                return _drive(self._caller_connection(), self._write_plan(step))
+            return self._on_engine(
+                self._write_plan(step), transaction=self._needs_transaction(step)
+            )
         except sa.exc.DBAPIError as exc:
             return self._write_error(exc, step)
 
