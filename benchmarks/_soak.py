@@ -89,7 +89,7 @@ def soak(ops: int) -> dict[str, Any]:
         "peak_rss_start_mb": peak_start,
         "peak_rss_mb": peak_end,
         "latencies_ns": samples,
-        "cached_statements": len(repo.statements),
+        "cached_statements": len(repo.records.statements),
     }
 
 

@@ -42,14 +42,16 @@ from sqlalchemy.orm import InstanceState, Mapper
 from sqlalchemy.orm.attributes import set_committed_value
 
 from occ._core.decisions import Resolver
-from occ._core.flow import Flow, write_flow
+from occ._core.flow import FlowConfig, Stats, write_flow
 from occ._core.model import Action, Conflict, Record, freeze
 from occ._core.retry import RetryPolicy
-from occ._core.steps import Applied, Effect, Missed, Read, Write
+from occ._core.steps import Applied, Read, Write
+from occ._sync.drive import drive
 from occ.errors import ConfigurationError, ConflictError, ValidationError
 from occ.policies import policy_for
-from occ.sql._base import Plan, SQLRepositoryBase
-from occ.sql._sync import _drive
+from occ.sql._mapping import EntityMap
+from occ.sql._records import SQLRecords
+from occ.sql._sync.repository import execute
 
 __all__ = ["VersionedMixin", "is_versioned", "versioned"]
 
@@ -89,10 +91,20 @@ class VersionedMixin:
     __occ_version_type__: ClassVar[str] = "int"
 
 
+@dataclass(frozen=True)
+class _Versioning:
+    """What a versioned flush of one class needs on one dialect: its SQL and flow settings."""
+
+    records: SQLRecords
+    config: FlowConfig
+
+    @property
+    def entity(self) -> EntityMap:
+        return self.records.entity
+
+
 _registered: dict[type, _Options] = {}
-_bases: weakref.WeakKeyDictionary[Dialect, dict[type, SQLRepositoryBase[Any]]] = (
-    weakref.WeakKeyDictionary()
-)
+_bases: weakref.WeakKeyDictionary[Dialect, dict[type, _Versioning]] = weakref.WeakKeyDictionary()
 _CHECK_DIALECT = sqlite.dialect()
 
 
@@ -197,17 +209,24 @@ def _on_configured(mapper: Mapper[Any], cls: type) -> None:
         _check(cls, options)
 
 
-def _make_base(cls: type, options: _Options, dialect: Dialect) -> SQLRepositoryBase[Any]:
-    return SQLRepositoryBase(
+def _make_base(cls: type, options: _Options, dialect: Dialect) -> _Versioning:
+    entity = EntityMap(
         cls,
-        dialect,
-        policy=options.policy,
-        retry=options.retry,
         version_column=options.version_column,
         version_type=options.version_type,
-        on_point=None,
-        joined=True,
+        dialect=dialect,
     )
+    retry = options.retry or RetryPolicy()
+    # No sleeping between attempts: the flush holds row locks.
+    retry = replace(retry, base_delay=0.0, max_delay=0.0)
+    config = FlowConfig(
+        entity=entity.entity,
+        versions=entity.versions,
+        retry=retry,
+        resolver=policy_for(cls),
+        stats=Stats(),
+    )
+    return _Versioning(SQLRecords(entity, dialect), config)
 
 
 def _forget(cls: type) -> None:
@@ -215,7 +234,7 @@ def _forget(cls: type) -> None:
         per_dialect.pop(cls, None)
 
 
-def _base_for(cls: type, dialect: Dialect) -> tuple[SQLRepositoryBase[Any], _Options]:
+def _base_for(cls: type, dialect: Dialect) -> tuple[_Versioning, _Options]:
     options = _options_for(cls)
     assert options is not None
     per_dialect = _bases.get(dialect)
@@ -249,11 +268,12 @@ class _FlushWrite:
     def __init__(self, mapper: Mapper[Any], connection: sa.Connection, target: Any) -> None:
         self.base, options = _base_for(mapper.class_, connection.dialect)
         self.entity = self.base.entity
+        self.records = self.base.records
         self.connection = connection
         self.target = target
         self.state: InstanceState[Any] = sa.inspect(target)
         resolver = options.policy if options.policy is not None else policy_for(mapper.class_)
-        self.config = replace(self.base.config, resolver=resolver, joined=False, points=False)
+        self.config = replace(self.base.config, resolver=resolver)
 
     def key(self) -> Any:
         parts = []
@@ -310,39 +330,25 @@ class _FlushWrite:
             base=base,
             returning=False,
         )
-        return self._drive(flow, key, action, expected, changes, base)
 
-    def _drive(
-        self, flow: Flow, key: Any, action: Action, expected: Any, changes: Any, base: Any
-    ) -> Applied:
-        try:
-            step = next(flow)
-            while True:
-                result: Any = None
-                if isinstance(step, Write):
-                    if step.action == "delete":
-                        # Check and bump the version; SQLAlchemy then deletes the locked row.
-                        step = replace(step, action="update", changes={}, returning=False)
-                    try:
-                        result = self._execute(self.base._write_plan(step))
-                    except sa.exc.DBAPIError as exc:
-                        result = self.base._write_error(exc, step)
-                        if isinstance(result, Missed) and result.serialization:
-                            conflict = self.conflict(key, action, expected, changes, base)
-                            raise ConflictError(conflict) from exc
-                elif isinstance(step, Read):
-                    # Inside the flush's transaction: a locking read sees the latest row.
-                    result = self._execute(self.base._read_plan(Read(step.key, locking=True)))
-                elif isinstance(step, Effect):
-                    step.run()
-                # Backoff and Point: no sleeping while the flush holds row locks.
-                step = flow.send(result)
-        except StopIteration as stop:
-            applied: Applied = stop.value
-            return applied
+        def write(step: Write) -> Any:
+            if step.action == "delete":
+                # Check and bump the version; SQLAlchemy then deletes the locked row.
+                step = replace(step, action="update", changes={}, returning=False)
+            try:
+                return execute(self.connection, self.records.write_plan(step))
+            except sa.exc.DBAPIError as exc:
+                missed = self.records.write_error(exc, step)
+                if missed.serialization:
+                    conflict = self.conflict(key, action, expected, changes, base)
+                    raise ConflictError(conflict) from exc
+                return missed
 
-    def _execute(self, plan: Plan) -> Any:
-        return _drive(self.connection, plan)
+        def read(step: Read) -> Any:
+            # Inside the flush's transaction: a locking read sees the latest row.
+            return execute(self.connection, self.records.read_plan(step, locking=True))
+
+        return drive(flow, read=read, write=write)
 
     def conflict(
         self, key: Any, action: Action, expected: Any, changes: Any, base: Any

@@ -25,6 +25,9 @@ class PolicyRegistry:
         self._policies: dict[Any, Resolver] = {}
         self._default = default
         self._lock = threading.Lock()
+        #: bumped on every change: repositories built without ``policy=`` look up
+        #: their policy again when it moves, so declaring after building works.
+        self.generation = 0
 
     def register(self, model: Any, resolver: Resolver) -> None:
         """Use ``resolver`` for repositories of ``model`` built without ``policy=``."""
@@ -32,6 +35,7 @@ class PolicyRegistry:
             raise TypeError(f"a resolver is a callable of a Conflict, got {resolver!r}")
         with self._lock:
             self._policies[model] = resolver
+            self.generation += 1
 
     def declare(self, policies: Mapping[Any, Resolver]) -> None:
         """Register every ``model -> resolver`` pair of ``policies`` (one place for all)."""
@@ -42,13 +46,15 @@ class PolicyRegistry:
         """Forget the policy of ``model``."""
         with self._lock:
             self._policies.pop(model, None)
+            self.generation += 1
 
     def clear(self) -> None:
         """Forget every registered policy."""
         with self._lock:
             self._policies.clear()
+            self.generation += 1
 
-    def lookup(self, model: Any, *names: str) -> Resolver:
+    def lookup(self, model: Any, *names: Any) -> Resolver:
         """The resolver for ``model`` (or one of its names), else the default, else Raise."""
         with self._lock:
             for candidate in (model, *names, getattr(model, "__name__", None)):
@@ -65,7 +71,11 @@ registry = PolicyRegistry()
 
 
 def register(model: Any, resolver: Resolver) -> None:
-    """Register ``resolver`` as the policy of ``model`` in the global registry."""
+    """Register ``resolver`` as the policy of ``model`` in the global registry.
+
+    Repositories built without ``policy=`` use it from their next write on,
+    even when they were built before it was registered.
+    """
     registry.register(model, resolver)
 
 

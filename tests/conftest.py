@@ -45,7 +45,7 @@ async def async_engine(backend: Backend) -> AsyncIterator[AsyncEngine]:
     kwargs = {"connect_args": {"timeout": 30}} if backend.name == "sqlite" else {}
     eng = create_async_engine(backend.async_url, **kwargs)
     yield eng
-    await occ.sql.dispose_async(eng)
+    await occ.sql.adispose(eng)
 
 
 @pytest.fixture(autouse=True)

@@ -58,7 +58,7 @@ class AsyncSqlWriters:
         """Release every connection."""
         import occ.sql
 
-        await occ.sql.dispose_async(self.engine)
+        await occ.sql.adispose(self.engine)
 
 
 class AsyncMongoWriters:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import numbers
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
+from occ._core.decisions import FastOp, policy_options
 from occ._core.flow import Flow, FlowConfig, is_strict
 from occ._core.merge import Unresolved
 from occ._core.model import Conflict, Record
@@ -24,21 +25,16 @@ from occ.errors import ConflictError, NotFoundError, RetryExhaustedError
 
 __all__ = [
     "COMMUTATIVE",
-    "MONGO_OPS",
     "FieldOp",
     "OpKind",
     "commutative_flow",
     "commutative_ops",
-    "commutative_update",
 ]
 
-OpKind = Literal["inc", "add_to_set", "max", "min"]
+OpKind = FastOp
 
 #: the outcome label of a write that took the fast path.
 COMMUTATIVE = "commutative"
-#: the operations MongoDB applies atomically.
-MONGO_OPS = frozenset({"inc", "add_to_set", "max", "min"})
-_MONGO_OPERATOR = {"inc": "$inc", "add_to_set": "$addToSet", "max": "$max", "min": "$min"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,17 +65,20 @@ def commutative_ops(
 ) -> dict[str, FieldOp] | None:
     """The server-side operations for ``changes``, or ``None`` if the fast path does not apply.
 
-    It applies when ``policy`` opted in (``fast_path=True``) and every changed
-    field has a rule whose operation the backend ``supported``; ``Counter`` and
-    ``Union`` also need the field's base (the delta is ``mine - base``; a set
-    may only have grown).
+    It applies when ``policy`` declares a commutative operation for every
+    changed field (:meth:`~occ._core.decisions.Policy.fast_ops`, e.g.
+    ``Merge(..., fast_path=True)``) that the backend ``supported``; ``Counter``
+    and ``Union`` also need the field's base (the delta is ``mine - base``; a
+    set may only have grown).
     """
-    if not changes or not getattr(policy, "fast_path", False) or is_strict():
+    if not changes or is_strict():
         return None
-    rules: Mapping[str, Any] = getattr(policy, "fields", {})
+    declared = policy_options(policy).fast_ops()
+    if not declared:
+        return None
     ops: dict[str, FieldOp] = {}
     for name, mine in changes.items():
-        kind = getattr(rules.get(name), "op", None)
+        kind = declared.get(name)
         if kind is None or kind not in supported:
             return None
         if kind in ("inc", "add_to_set") and (base is None or name not in base):
@@ -104,20 +103,6 @@ def commutative_ops(
     return ops
 
 
-def commutative_update(
-    ops: Mapping[str, FieldOp], version_field: str, token_field: str, token: str
-) -> dict[str, Any]:
-    """The MongoDB update document of ``ops``: ``$inc`` (the version too), ``$addToSet``,
-    ``$max``, ``$min``, and ``$set`` of the write token. Field names were validated.
-    """
-    update: dict[str, dict[str, Any]] = {"$inc": {version_field: 1}}
-    for name, op in ops.items():
-        value = {"$each": list(op.value)} if op.kind == "add_to_set" else op.value
-        update.setdefault(_MONGO_OPERATOR[op.kind], {})[name] = value
-    update["$set"] = {token_field: token}
-    return update
-
-
 def commutative_flow(cfg: FlowConfig, *, key: Any, ops: Mapping[str, FieldOp]) -> Flow:
     """Apply ``ops`` atomically: one unconditional write that bumps the version.
 
@@ -128,7 +113,7 @@ def commutative_flow(cfg: FlowConfig, *, key: Any, ops: Mapping[str, FieldOp]) -
     while True:
         if cfg.points:
             yield Point("before_write", key)
-        outcome = yield Write("update", key, None, None, ops, returning=True)
+        outcome = yield Write("commute", key, None, None, ops, returning=True)
         if isinstance(outcome, Applied):
             return Applied(
                 outcome.key, outcome.version, outcome.record, outcome=COMMUTATIVE, attempts=attempt

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from occ._core.decisions import Decision, KeepTheirs, RaiseConflict, Resolver, WriteValues
+from occ._core.decisions import Decision, Resolver, policy_options
 from occ._core.model import Action, Conflict, ConflictKind, Record, Version
 from occ._core.retry import RetryPolicy
 from occ._core.steps import (
@@ -121,6 +121,11 @@ class FlowConfig:
     points: bool = False
     stats: Stats | None = None
 
+    @property
+    def on_exhausted(self) -> Resolver | None:
+        """The resolver's fallback when the retry budget runs out, if it declares one."""
+        return policy_options(self.resolver).on_exhausted
+
 
 def _conflict(
     cfg: FlowConfig,
@@ -155,25 +160,37 @@ def _take(cfg: FlowConfig, decision: Decision) -> Generator[Step, Any, None]:
     for effect in decision.effects:
         yield effect
     if cfg.stats is not None:
-        cfg.stats.decided(decision.label)
+        cfg.stats.decided(decision.outcome)
 
 
-def _exhausted(cfg: FlowConfig, conflict: Conflict, theirs: Stored, attempts: int) -> Flow:
+def _kept(theirs: Stored, decision: Decision, attempts: int, alerted: bool) -> Applied:
+    """The result of a decision that keeps what is stored."""
+    return Applied(
+        theirs.key,
+        theirs.version,
+        theirs.record,
+        outcome=decision.outcome,
+        attempts=attempts,
+        alerted=alerted or decision.alerted,
+    )
+
+
+def _exhausted(
+    cfg: FlowConfig, conflict: Conflict, theirs: Stored, attempts: int, alerted: bool
+) -> Flow:
     """The retry budget ran out: the policy's ``on_exhausted`` resolver, else raise.
 
     The fallback may keep theirs (its effects, e.g. archiving mine, run first);
     any other decision raises :class:`RetryExhaustedError`, after its effects
     (an alert still persists the conflict). It never writes: that stays bounded.
     """
-    fallback: Resolver | None = getattr(cfg.resolver, "on_exhausted", None)
+    fallback = cfg.on_exhausted
     if fallback is None:
         raise RetryExhaustedError(conflict, attempts)
     decision = fallback(conflict)
     yield from _take(cfg, decision)
-    if isinstance(decision, KeepTheirs):
-        return Applied(
-            conflict.key, theirs.version, theirs.record, outcome=decision.label, attempts=attempts
-        )
+    if not decision.raises and decision.values is None:
+        return _kept(theirs, decision, attempts, alerted)
     raise RetryExhaustedError(conflict, attempts)
 
 
@@ -193,6 +210,7 @@ def write_flow(
     changes: Mapping[str, Any],
     base: Record | None,
     returning: bool,
+    stored: Record | bool | None = True,
 ) -> Flow:
     """A conditional update or delete; conflicts go to the entity's resolver.
 
@@ -200,25 +218,42 @@ def write_flow(
     writer had read the row, deleted under it); present means a version conflict
     that the resolver decides. A resolved write is conditional again, at the
     stored version; each new conflict counts one attempt of the retry budget.
+
+    ``stored`` is what the first write tells the backend is stored at
+    ``expected`` (``Write.base``): ``True`` means ``base`` (a snapshot the
+    repository read), ``None`` nothing (a ``base`` the caller passed is only
+    for merging). Resolved writes are told the record they were resolved against.
     """
     attempt = 1
     values: Mapping[str, Any] = changes
-    resolved_from: Stored | None = None
-    label = "written"
+    written_on: Record | None = base if stored is True else None
+    outcome_label = "written"
+    alerted = False
     while True:
         if cfg.points:
             yield Point("before_write", key)
         outcome = yield Write(
-            action, key, expected, cfg.versions.next(expected), values, returning=returning
+            action,
+            key,
+            expected,
+            cfg.versions.next(expected),
+            values,
+            base=written_on,
+            returning=returning,
         )
         if isinstance(outcome, Applied):
-            if attempt == 1:
-                return outcome
             record = outcome.record
-            if record is None and resolved_from is not None and action == "update":
-                record = {**resolved_from.record, **values}
+            if record is None and written_on is not None and action == "update" and attempt > 1:
+                record = {**written_on, **values}
             return Applied(
-                outcome.key, outcome.version, record, outcome.value, outcome=label, attempts=attempt
+                outcome.key,
+                outcome.version,
+                record,
+                outcome.value,
+                outcome=outcome_label,
+                attempts=attempt,
+                based_on=expected,
+                alerted=alerted,
             )
         assert isinstance(outcome, Missed)
         kind: ConflictKind = "serialization" if outcome.serialization else "version"
@@ -254,22 +289,20 @@ def write_flow(
         assert theirs is not None
         if theirs.version == expected:
             # A serialization abort with the version unchanged: try the same write again.
-            decision: Any = WriteValues(values=values, label="retried")
+            decision = Decision.write(values, outcome="retried")
         elif _STRICT.get():
-            decision = RaiseConflict(label="strict")
+            decision = Decision.raise_conflict()
         else:
             decision = cfg.resolver(conflict)
         yield from _take(cfg, decision)
-        if isinstance(decision, RaiseConflict):
+        alerted = alerted or decision.alerted
+        if decision.raises:
             raise ConflictError(conflict)
-        if isinstance(decision, KeepTheirs):
-            return Applied(
-                key, theirs.version, theirs.record, outcome=decision.label, attempts=attempt
-            )
-        assert isinstance(decision, WriteValues), f"unknown decision {decision!r}"
+        if decision.values is None:
+            return _kept(theirs, decision, attempt, alerted)
         attempt += 1
         if attempt > cfg.retry.attempts:
-            return (yield from _exhausted(cfg, conflict, theirs, attempt - 1))
+            return (yield from _exhausted(cfg, conflict, theirs, attempt - 1, alerted))
         if cfg.stats is not None:
             cfg.stats.retry()
         delay = cfg.retry.delay(attempt)
@@ -277,8 +310,8 @@ def write_flow(
             yield Backoff(delay)
         expected = theirs.version
         values = decision.values if action == "update" else values
-        resolved_from = theirs
-        label = decision.label
+        written_on = theirs.record
+        outcome_label = decision.outcome
 
 
 def modify_flow(
@@ -336,7 +369,12 @@ def modify_flow(
         if cfg.points:
             yield Point("before_write", key)
         outcome = yield Write(
-            "update", key, current.version, cfg.versions.next(current.version), changes
+            "update",
+            key,
+            current.version,
+            cfg.versions.next(current.version),
+            changes,
+            base=current.record,
         )
         if isinstance(outcome, Applied):
             record = {**current.record, **changes}
@@ -347,6 +385,7 @@ def modify_flow(
                 new_value,
                 outcome="written" if attempt == 1 else "retried",
                 attempts=attempt,
+                based_on=current.version,
             )
         missed = (current, changes)
         if cfg.joined:

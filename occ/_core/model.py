@@ -56,12 +56,28 @@ class Versioned(Generic[T]):
         key: its primary key (a tuple for composite keys).
         base: the fields as they were read, used by ``save`` to find what changed
             and by three-way merges; ``None`` means "unknown: write every field".
+        outcome: what the write that returned it did: ``"written"``, ``"merged"``,
+            ``"overwritten"``, ``"discarded"`` (``value`` is then what is stored, not
+            what was sent), ``"unchanged"``, ``"retried"``, ``"commutative"``; ``"read"``
+            for a value that was only read.
+        based_on: the version the successful write expected (after a resolved
+            conflict, the version it was resolved against); ``None`` for reads and
+            writes that wrote nothing or checked no version.
+        alerted: a conflict met on the way was persisted for a human to review.
     """
 
     value: T
     version: Version
     key: Any
     base: Record | None = field(default=None, repr=False, compare=False)
+    outcome: str = field(default="read", kw_only=True, compare=False)
+    based_on: Version | None = field(default=None, kw_only=True, compare=False)
+    alerted: bool = field(default=False, kw_only=True, compare=False)
+
+    @property
+    def written(self) -> bool:
+        """True when the value sent was stored (written, merged, overwritten, ...)."""
+        return self.outcome not in ("read", "discarded", "unchanged")
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,16 +53,3 @@ class RetryPolicy:
         """A jittered delay before ``attempt``, within ``[0, ceiling(attempt)]``."""
         top = self.ceiling(attempt)
         return self._rng.uniform(0.0, top) if top > 0 else 0.0
-
-    def with_attempts(self, attempts: int) -> RetryPolicy:
-        """The same policy with another attempt budget."""
-        return RetryPolicy(
-            attempts=attempts,
-            base_delay=self.base_delay,
-            max_delay=self.max_delay,
-            multiplier=self.multiplier,
-            seed=self.seed,
-        )
-
-
-NO_RETRY = RetryPolicy(attempts=1)

@@ -7,17 +7,19 @@ memory; sync or async) and sends the result back. Only drivers do IO.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from occ._core.model import Record, Version
+from occ._core.model import Conflict, Record, Version
 
 __all__ = [
     "Applied",
+    "Archive",
     "Backoff",
     "Call",
     "Effect",
     "Missed",
+    "Notify",
     "Point",
     "Read",
     "Step",
@@ -25,7 +27,8 @@ __all__ = [
     "Write",
 ]
 
-WriteAction = Literal["insert", "update", "delete"]
+#: ``commute``: the commutative fast path, atomic operations without a version check.
+WriteAction = Literal["insert", "update", "delete", "commute"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +56,11 @@ class Read:
 class Write:
     """One conditional write; result: :class:`Applied` or :class:`Missed`.
 
-    ``expected_version`` is ``None`` for inserts. ``returning`` asks the driver
-    for the stored row after the write (``update``); otherwise it may answer
+    ``expected_version`` is ``None`` for inserts and commutative writes (whose
+    ``changes`` are :class:`~occ._core.commutative.FieldOp` by field).
+    ``base`` is the stored record at ``expected_version`` when the flow knows
+    it (a backend may write nested changes relative to it). ``returning`` asks
+    the driver for the stored row after the write; otherwise it may answer
     with ``record=None``.
     """
 
@@ -63,6 +69,7 @@ class Write:
     expected_version: Version | None
     new_version: Version | None
     changes: Mapping[str, Any]
+    base: Record | None = None
     returning: bool = False
 
 
@@ -94,17 +101,39 @@ class Call:
 
 
 @dataclass(frozen=True, slots=True)
-class Effect:
-    """A side effect a resolver asked for (persist a conflict, notify); result ignored.
+class Archive:
+    """Persist ``conflict`` in a conflict store with ``status``; result ignored.
 
-    ``run`` is called by the driver (awaited if it returns an awaitable).
+    A store that fails fails the write: nothing submitted is lost silently.
     """
 
-    run: Callable[[], Any]
-    name: str = "effect"
+    store: Any
+    conflict: Conflict
+    status: str
+    outcome: str
+    details: Mapping[str, Any]
 
 
-Step = Read | Write | Backoff | Point | Call | Effect
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Persist ``conflict`` (status ``pending``) in every store, then tell every sink.
+
+    Each sink is bounded by ``timeout`` seconds; one that raises or hangs is
+    logged and skipped. Result ignored.
+    """
+
+    stores: tuple[Any, ...]
+    sinks: tuple[Any, ...]
+    conflict: Conflict
+    outcome: str
+    details: Mapping[str, Any]
+    timeout: float | None
+
+
+#: what a resolver may ask the driver to do before its decision applies.
+Effect = Archive | Notify
+
+Step = Read | Write | Backoff | Point | Call | Archive | Notify
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +142,9 @@ class Applied:
 
     ``record`` is the stored row when the driver has it (or the flow built it);
     ``value`` is the user's value when the flow already has one; ``outcome``
-    is ``"written"`` or the resolver's decision (``"discarded"``, ...).
+    is ``"written"`` or what a policy decided (``"discarded"``, ...);
+    ``based_on`` is the version the successful write expected (``None`` if it
+    wrote nothing or needed none); ``alerted``: a conflict was persisted for review.
     """
 
     key: Any
@@ -122,7 +153,8 @@ class Applied:
     value: Any = None
     outcome: str = "written"
     attempts: int = 1
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    based_on: Version | None = None
+    alerted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

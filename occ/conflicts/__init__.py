@@ -13,7 +13,7 @@ Importing this package imports no database driver.
 
 from __future__ import annotations
 
-from occ.conflicts._dispatch import ConflictArchive, Sink
+from occ.conflicts._delivery import ConflictArchive, Sink
 from occ.conflicts._records import ConflictEvent, Status, StoredConflict
 from occ.conflicts.sinks import CallbackSink, LoggingSink, MetricsSink
 

@@ -1,8 +1,9 @@
 """The SQL conflict store's table and statements (pure), shared by its sync and async drivers.
 
-The two things the drivers do differently are the ``run_ddl`` / ``async_run_ddl``
-pair: ``occ/conflicts/_sql_sync.py`` is generated from ``occ/conflicts/_sql_async.py``
-by ``scripts/unasync.py``, which renames one to the other.
+What the drivers do differently is the ``run_ddl`` / ``arun_ddl`` pair:
+``occ/_sync/conflict_store_sql.py`` is generated from
+``occ/_async/conflict_store_sql.py`` by ``scripts/unasync.py``, which renames
+one to the other.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from occ._core.model import Conflict
 from occ.conflicts._records import StoredConflict, conflict_columns, from_columns, new_id
 
-__all__ = ["Statements", "async_run_ddl", "conflict_table", "record", "run_ddl"]
+__all__ = ["Statements", "arun_ddl", "conflict_table", "record", "run_ddl"]
 
 _TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 _STAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
@@ -115,7 +116,7 @@ def run_ddl(engine: sa.Engine, ddl: Callable[[sa.Connection], Any]) -> None:
         ddl(conn)
 
 
-async def async_run_ddl(engine: AsyncEngine, ddl: Callable[[sa.Connection], Any]) -> None:
+async def arun_ddl(engine: AsyncEngine, ddl: Callable[[sa.Connection], Any]) -> None:
     """Run ``ddl`` on a (sync facade of a) connection of ``engine``, in one transaction."""
     async with engine.begin() as conn:
         await conn.run_sync(ddl)

@@ -13,7 +13,7 @@ The async store takes a ``pymongo.AsyncMongoClient`` collection or a Motor one.
 
 from __future__ import annotations
 
-from occ.conflicts._mongo_async import AsyncConflictStore
-from occ.conflicts._mongo_sync import ConflictStore
+from occ.conflicts._async.mongo import AsyncConflictStore
+from occ.conflicts._sync.mongo import ConflictStore
 
 __all__ = ["AsyncConflictStore", "ConflictStore"]

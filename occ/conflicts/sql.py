@@ -30,8 +30,8 @@ On MySQL/MariaDB the TEXT columns are LONGTEXT.
 
 from __future__ import annotations
 
-from occ.conflicts._sql_async import AsyncConflictStore
-from occ.conflicts._sql_sync import ConflictStore
+from occ.conflicts._async.sql import AsyncConflictStore
 from occ.conflicts._sql_table import conflict_table
+from occ.conflicts._sync.sql import ConflictStore
 
 __all__ = ["AsyncConflictStore", "ConflictStore", "conflict_table"]

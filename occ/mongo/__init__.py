@@ -10,7 +10,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised without the extra only
     raise ImportError("occ.mongo needs PyMongo: pip install 'occ[mongo]'") from exc
 
-from occ.mongo._async import AsyncRepository
-from occ.mongo._sync import Repository
+from occ.mongo._async.repository import AsyncRepository
+from occ.mongo._sync.repository import Repository
 
 __all__ = ["AsyncRepository", "Repository"]

@@ -24,7 +24,7 @@ from bson.errors import BSONError
 from pymongo import ReturnDocument
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
-from occ._core.commutative import commutative_update
+from occ._core.commutative import FieldOp
 from occ._core.model import Record, Version
 from occ._core.steps import Applied, Missed, Stored, Write
 from occ.errors import AlreadyExistsError, ValidationError
@@ -34,6 +34,8 @@ __all__ = ["Commands", "Op", "Plan", "new_token"]
 
 #: MongoDB's WriteConflict: inside a transaction, another transaction wrote first.
 _WRITE_CONFLICT = 112
+#: the update operator of each commutative operation.
+_OPERATORS = {"inc": "$inc", "add_to_set": "$addToSet", "max": "$max", "min": "$min"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +137,16 @@ class Commands:
         doc = yield self.read_raw(key)
         return None if doc is None else self.docs.stored(doc)
 
-    def write_plan(self, step: Write, base: Record | None, *, in_transaction: bool) -> Plan:
+    def write_plan(self, step: Write, *, in_transaction: bool) -> Plan:
         """One conditional write; returns :class:`Applied` or :class:`Missed`.
 
-        ``base``: the stored record at ``step.expected_version`` if the driver
-        knows it (for dotted paths). Inside a transaction an unknown outcome is
-        the caller's to handle (their transaction retries): it is raised.
+        ``step.base``, the stored record at the expected version when the flow
+        knows it, turns nested changes into dotted paths. Inside a transaction
+        an unknown outcome is the caller's to handle (their transaction
+        retries): it is raised.
         """
         token = new_token()
-        op = self._write_op(step, base, token)
+        op = self._write_op(step, token)
         resent = False
         while True:
             try:
@@ -164,7 +167,7 @@ class Commands:
                 done = self._mine(doc, step, token)
                 if done is not None:
                     return done
-                if step.action == "update" and step.expected_version is None:
+                if step.action == "commute":
                     # Commutative fast path: no version tells whether it applied and was
                     # overwritten since; resending could apply it twice. Surface it.
                     raise
@@ -183,16 +186,26 @@ class Commands:
                     return done
             return outcome
 
-    def _write_op(self, step: Write, base: Record | None, token: str) -> Op:
+    def commutative_update(self, ops: Mapping[str, FieldOp], token: str) -> dict[str, Any]:
+        """``$inc`` (the version too), ``$addToSet``, ``$max``, ``$min`` of the fast path's
+        operations, and ``$set`` of the write token. Field names were validated."""
+        update: dict[str, dict[str, Any]] = {"$inc": {self.docs.version_field: 1}}
+        for name, op in ops.items():
+            value = {"$each": list(op.value)} if op.kind == "add_to_set" else op.value
+            update.setdefault(_OPERATORS[op.kind], {})[name] = value
+        update["$set"] = {self.docs.token_field: token}
+        return update
+
+    def _write_op(self, step: Write, token: str) -> Op:
         docs = self.docs
         if step.action == "insert":
             doc = {"_id": step.key, **step.changes}
             doc[docs.version_field] = step.new_version
             doc[docs.token_field] = token
             return Op("insert_one", (doc,))
-        if step.action == "update" and step.expected_version is None:
+        if step.action == "commute":
             # The commutative fast path: atomic operators, no version predicate.
-            update = commutative_update(step.changes, docs.version_field, docs.token_field, token)
+            update = self.commutative_update(step.changes, token)
             return Op(
                 "find_one_and_update",
                 (self.key_filter(step.key), update),
@@ -203,7 +216,7 @@ class Commands:
         if step.action == "delete":
             return Op("delete_one", (guard,))
         assert step.new_version is not None
-        update = self.update_doc(step.changes, base, step.new_version, token)
+        update = self.update_doc(step.changes, step.base, step.new_version, token)
         if step.returning:
             return Op(
                 "find_one_and_update",
@@ -219,7 +232,7 @@ class Commands:
         if step.action == "delete":
             assert step.expected_version is not None
             return Applied(step.key, step.expected_version) if result.deleted_count else Missed()
-        if step.returning:
+        if step.returning or step.action == "commute":
             if result is None:
                 return Missed()
             stored = self.docs.stored(result)

@@ -14,8 +14,11 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Union
 
+from bson import ObjectId
+
 from occ._core.model import Record, Version, freeze
 from occ._core.steps import Stored
+from occ._core.versions import IntVersions, VersionScheme
 from occ.errors import ConfigurationError, ValidationError
 
 __all__ = ["DocumentMap", "check_name", "plain", "same"]
@@ -168,6 +171,9 @@ class DocumentMap:
                 )
         self._reserved = {"_id", self.key, version_field, token_field}
         self._hints: dict[str, Any] | None = None
+        self.versions: VersionScheme = IntVersions()
+        #: the operations MongoDB applies atomically (fast path).
+        self.commutative: frozenset[str] = frozenset({"inc", "add_to_set", "max", "min"})
 
     # -- names --------------------------------------------------------------
 
@@ -260,6 +266,22 @@ class DocumentMap:
                 )
             record[name] = fixed
         return record
+
+    def insert(self, value: Any) -> tuple[Any, dict[str, Any]]:
+        """The key (a new ``ObjectId`` if the value has none) and the fields to insert."""
+        record = self.insert_record(value)
+        key = self.key_of(value)
+        if key is None:
+            key = ObjectId()
+        return self.check_key(key), record
+
+    def is_model(self, value: Any) -> bool:
+        """Whether ``value`` is an instance of the model class (not a dict)."""
+        return self.kind != "dict" and isinstance(value, self.model)
+
+    def base_fields(self, base: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields of a mapping a caller read (key, version and token dropped), checked."""
+        return self.check_changes({k: v for k, v in base.items() if k not in self._reserved})
 
     def diff(self, value: Any, base: Record | None) -> dict[str, Any]:
         """Top-level fields of ``value`` that differ from ``base`` (all if ``base`` is None)."""

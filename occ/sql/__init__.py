@@ -10,8 +10,8 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised without the extra only
     raise ImportError("occ.sql needs SQLAlchemy: pip install 'occ[sql]'") from exc
 
-from occ.sql._async import AsyncRepository
-from occ.sql._engines import dispose, dispose_async
-from occ.sql._sync import Repository
+from occ.sql._async.repository import AsyncRepository
+from occ.sql._engines import adispose, dispose
+from occ.sql._sync.repository import Repository
 
-__all__ = ["AsyncRepository", "Repository", "dispose", "dispose_async"]
+__all__ = ["AsyncRepository", "Repository", "adispose", "dispose"]

@@ -22,20 +22,11 @@ import sqlalchemy as sa
 
 from occ._core.commutative import FieldOp
 from occ._core.steps import Applied, Missed, Stored, Write
-from occ.sql._mapping import EntityMap
 from occ.sql._statements import _LRU, Bound, Statements
 
-__all__ = ["SQL_OPS", "commutative_plan", "supported_ops"]
-
-#: the operations SQL can apply atomically.
-SQL_OPS = frozenset({"inc", "max", "min"})
+__all__ = ["commutative_plan"]
 
 _caches: weakref.WeakKeyDictionary[Statements, _LRU] = weakref.WeakKeyDictionary()
-
-
-def supported_ops(entity: EntityMap) -> frozenset[str]:
-    """The fast-path operations available for ``entity`` (none with timestamp versions)."""
-    return SQL_OPS if entity.versions.name == "int" else frozenset()
 
 
 def _expression(column: sa.Column[Any], kind: str, bind: str) -> Any:

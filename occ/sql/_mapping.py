@@ -88,6 +88,12 @@ class EntityMap:
         if self.version_col in pk_columns:
             raise ConfigurationError(f"{self.entity}: the version column cannot be the key")
         self.versions: VersionScheme = _scheme(self, version_type, dialect)
+        #: atomic fast-path operations (``Union`` has no portable SQL form; none for
+        #: timestamp versions, which the database cannot advance by itself).
+        self.commutative: frozenset[str] = (
+            frozenset({"inc", "max", "min"}) if self.versions.name == "int" else frozenset()
+        )
+        self._mysql = dialect.name == "mysql"
         self.fields: dict[str, sa.Column[Any]] = {
             k: c for k, c in columns.items() if k != version_field and c not in pk_columns
         }
@@ -209,14 +215,41 @@ class EntityMap:
             out[name] = field_value
         return out
 
+    def insert(self, value: Any) -> tuple[Any, dict[str, Any]]:
+        """The key (``None``: the database assigns it) and the record to insert, key included."""
+        record = self.insert_record(value)
+        key = self.key_of(value)
+        if isinstance(key, tuple) and any(part is None for part in key):
+            raise ValidationError(f"{self.entity}: every part of a composite key is required")
+        if key is None:
+            return None, record
+        self.check_key(key)
+        if key == 0 and self._mysql and self.key_columns[0].autoincrement:
+            raise ValidationError(
+                f"{self.entity} key 0 on MySQL/MariaDB: AUTO_INCREMENT would store a new "
+                "id instead of 0; use another key or leave it unset"
+            )
+        keys = dict(zip(self.key_fields, self.key_params(key), strict=True))
+        return key, {**keys, **record}
+
     def version_of(self, value: Any) -> Any:
         return self._get(value, self.version_field)
 
-    def set_version(self, value: Any, version: Version) -> None:
+    def with_version(self, value: Any, version: Version) -> Any:
+        """``value``, its version attribute (or key) set to ``version``."""
         if self.mapper is None:
             value[self.version_field] = version
         else:
             setattr(value, self.version_field, version)
+        return value
+
+    def is_model(self, value: Any) -> bool:
+        """Whether ``value`` is an instance of the mapped class."""
+        return self.mapper is not None and isinstance(value, self.model)
+
+    def base_fields(self, base: Mapping[str, Any]) -> dict[str, Any]:
+        """The columns among a mapping's items, checked (key and version dropped)."""
+        return self.check_changes({k: v for k, v in base.items() if k in self.fields})
 
     def to_value(self, stored: Stored) -> Any:
         """A fresh user value (mapped instance or dict) for a stored row."""

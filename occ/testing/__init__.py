@@ -11,13 +11,12 @@
 
 from __future__ import annotations
 
+from occ.testing._async.counter import acounter_workload
+from occ.testing._async.memory import AsyncInMemoryRepository
+from occ.testing._async.runner import ahammer, arun_schedule
 from occ.testing._check import ANOMALIES, Anomaly, HistoryAnomalyError, Report, check_history
-from occ.testing._counter_async import async_counter_workload
-from occ.testing._counter_sync import counter_workload
 from occ.testing._history import OUTCOMES, History, HistoryError, Operation, State
-from occ.testing._memory_async import AsyncInMemoryRepository
-from occ.testing._memory_sync import InMemoryRepository
-from occ.testing._runner import Run, ahammer, arun_schedule, hammer, run_schedule
+from occ.testing._run import Run
 from occ.testing._schedule import (
     Schedule,
     ScheduleTimeoutError,
@@ -26,6 +25,9 @@ from occ.testing._schedule import (
     checkpoint,
     on_point,
 )
+from occ.testing._sync.counter import counter_workload
+from occ.testing._sync.memory import InMemoryRepository
+from occ.testing._sync.runner import hammer, run_schedule
 from occ.testing._workload import AsyncWorkload, Workload, Written
 from occ.testing.strategies import schedules
 
@@ -49,9 +51,9 @@ __all__ = [
     "Workload",
     "Written",
     "acheckpoint",
+    "acounter_workload",
     "ahammer",
     "arun_schedule",
-    "async_counter_workload",
     "check_history",
     "checkpoint",
     "counter_workload",

@@ -19,8 +19,10 @@ from typing import Any, Protocol
 from occ._core.steps import Point
 
 __all__ = [
+    "AsyncScheduler",
     "Schedule",
     "ScheduleTimeoutError",
+    "Scheduler",
     "Turn",
     "acheckpoint",
     "checkpoint",
@@ -141,7 +143,7 @@ async def acheckpoint(name: str, key: Any = None) -> None:
         await result
 
 
-class ThreadScheduler:
+class Scheduler:
     """Runs writer threads in lockstep: exactly one holds the turn at a time."""
 
     def __init__(self, schedule: Schedule, *, timeout: float) -> None:
@@ -194,7 +196,7 @@ class ThreadScheduler:
             self._cond.notify_all()
 
 
-class TaskScheduler:
+class AsyncScheduler:
     """Runs writer tasks on one event loop in lockstep."""
 
     def __init__(self, schedule: Schedule, *, timeout: float) -> None:

@@ -6,9 +6,8 @@ and returns what it read and wrote (a :class:`Written`), raising
 commit; ``read(key)`` returns the stored :class:`~occ.testing.State`;
 ``reset(key)`` puts the key back in its starting state.
 
-:class:`Counter` is what the counter workloads share; ``counter_workload`` is
-generated from ``async_counter_workload`` (``occ/testing/_counter_async.py``)
-by ``scripts/unasync.py``.
+:class:`CounterOps` is what the counter workloads share
+(:func:`~occ.testing.counter_workload`, :func:`~occ.testing.acounter_workload`).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from typing import Any
 from occ._core.model import Version, Versioned
 from occ.testing._history import State
 
-__all__ = ["AsyncWorkload", "Counter", "Workload", "Written"]
+__all__ = ["AsyncWorkload", "CounterOps", "Workload", "Written"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def _set(value: Any, name: str, field_value: Any) -> None:
         setattr(value, name, field_value)
 
 
-class Counter:
+class CounterOps:
     """The parts of a counter workload that do no IO."""
 
     def __init__(self, field: str, token_field: str, version_field: str, delta: int) -> None:

@@ -90,7 +90,7 @@ def occ_repository(occ_backend: str, tmp_path: Path) -> Iterator[Callable[..., A
     def make(model: Any, **kwargs: Any) -> Any:
         import sqlalchemy as sa
 
-        from occ.testing._memory_sync import InMemoryRepository
+        from occ.testing import InMemoryRepository
         from occ.testing._schedule import on_point
 
         kwargs.setdefault("on_point", on_point)

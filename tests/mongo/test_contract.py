@@ -97,7 +97,9 @@ async def test_save_without_changes_writes_nothing(mongo: Mongo) -> None:
     await repo.insert({"_id": 1, "n": 1})
     snap = await repo.get(1)
     mongo.log.clear()
-    assert await repo.save(snap) is snap
+    saved = await repo.save(snap)
+    assert saved == snap
+    assert saved.outcome == "unchanged"
     assert mongo.log.names == []
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from occ import Conflict
 from occ._core.merge import Counter, three_way
-from occ.resolvers import KeepTheirs, Merge, WriteValues
+from occ.resolvers import Decision, Merge
 
 FIELDS = [f"f{i}" for i in range(6)]
 values = st.integers(-1000, 1000)
@@ -51,9 +51,9 @@ def conflict(base: Any, changes: dict[str, Any], theirs: dict[str, Any]) -> Conf
 
 
 def apply(decision: Any, theirs: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(decision, KeepTheirs):
+    assert not decision.raises, decision
+    if decision.values is None:
         return dict(theirs)
-    assert isinstance(decision, WriteValues), decision
     return {**theirs, **decision.values}
 
 
@@ -62,7 +62,7 @@ def test_non_overlapping_changes_merge_to_applying_both(edits: Any) -> None:
     base, mine, their_changes = edits
     theirs = {**base, **their_changes}
     decision = Merge()(conflict(base, mine, theirs))
-    assert decision.label == "merged"
+    assert decision.outcome == "merged"
     assert apply(decision, theirs) == {**base, **mine, **their_changes}
 
 
@@ -99,7 +99,7 @@ def test_counter_merges_sum_every_delta(start: int, writers: list[tuple[int, int
 def test_merging_is_deterministic(
     base: dict[str, int], mine: dict[str, int], theirs: dict[str, int]
 ) -> None:
-    policy = Merge(fields={"f0": Counter()}, fallback=lambda c: KeepTheirs(label="gave-up"))
+    policy = Merge(fields={"f0": Counter()}, fallback=lambda c: Decision.keep_theirs("gave-up"))
     changes = {k: v for k, v in mine.items() if v != base[k]}
     first = policy(conflict(base, changes, theirs))
     second = policy(conflict(dict(base), dict(changes), dict(theirs)))

@@ -9,22 +9,16 @@ import pytest
 import occ
 from occ import Conflict
 from occ._core.merge import MISSING, three_way
-from occ.resolvers import (
-    Counter,
-    Discard,
-    KeepTheirs,
-    Max,
-    Merge,
-    Min,
-    Mine,
-    Overwrite,
-    Raise,
-    RaiseConflict,
-    Theirs,
-    Union,
-    Unresolved,
-    WriteValues,
-)
+from occ.resolvers import Decision, Discard, Merge, Overwrite, Raise
+from occ.resolvers.rules import Counter, Max, Min, Mine, Theirs, Union, Unresolved
+
+
+def raises(decision: Decision) -> bool:
+    return decision.raises
+
+
+def keeps_theirs(decision: Decision) -> bool:
+    return not decision.raises and decision.values is None
 
 
 def conflict(
@@ -47,9 +41,10 @@ def conflict(
 
 def test_raise_discard_overwrite_decide_without_effects() -> None:
     c = conflict({"a": 1}, {"a": 2}, {"a": 3})
-    assert isinstance(Raise()(c), RaiseConflict)
-    assert isinstance(Discard()(c), KeepTheirs)
-    assert Overwrite()(c) == WriteValues(values={"a": 2})
+    assert raises(Raise()(c))
+    assert keeps_theirs(Discard()(c))
+    assert Discard()(c).outcome == "discarded"
+    assert Overwrite()(c) == Decision("overwritten", {"a": 2})
     assert Discard()(c).effects == ()
 
 
@@ -85,7 +80,7 @@ def test_counter_adds_equal_increments_instead_of_settling_them() -> None:
 def test_overlap_without_rule_escalates_to_fallback_with_recorded_entries() -> None:
     c = conflict({"a": 1, "b": 1}, {"a": 2, "b": 5}, {"a": 1, "b": 9})
     decision = Merge()(c)
-    assert isinstance(decision, RaiseConflict)
+    assert raises(decision)
     assert decision.details["unresolved"] == ["b"]
     entries = {e["path"]: e for e in decision.details["merge"]}
     assert entries["a"] == {
@@ -98,16 +93,14 @@ def test_overlap_without_rule_escalates_to_fallback_with_recorded_entries() -> N
     }
     assert entries["b"]["action"] == "unresolved"
     kept = Merge(fallback=Discard())(c)
-    assert isinstance(kept, KeepTheirs)
+    assert keeps_theirs(kept)
     assert kept.details["unresolved"] == ["b"]
 
 
 def test_merge_records_every_decision_in_details() -> None:
     c = conflict({"n": 1, "t": "x", "u": 0}, {"n": 4, "t": "y"}, {"n": 2, "t": "x", "u": 5})
     decision = Merge(fields={"n": Counter()})(c)
-    assert decision == WriteValues(
-        values={"n": 5, "t": "y"}, label="merged", details=decision.details
-    )
+    assert decision == Decision("merged", {"n": 5, "t": "y"}, details=decision.details)
     assert [(e["path"], e["action"], e["result"]) for e in decision.details["merge"]] == [
         ("n", "counter", 5),
         ("t", "mine", "y"),
@@ -119,17 +112,18 @@ def test_nested_paths_merge_and_take_rules_by_dotted_path() -> None:
     mine = {"stats": {"views": 3, "likes": 0}, "tags": {"a": 1, "b": 2}}
     theirs = {"stats": {"views": 2, "likes": 4}, "tags": {}}
     decision = Merge(fields={"stats.views": Counter()})(conflict(base, mine, theirs))
-    assert isinstance(decision, WriteValues)
+    assert decision.outcome == "merged"
     assert decision.values == {"stats": {"views": 4, "likes": 4}, "tags": {"b": 2}}
 
 
 def test_update_without_base_escalates_what_needs_one() -> None:
     c = conflict(None, {"n": 5, "hi": 3}, {"n": 9, "hi": 7})
     decision = Merge(fields={"n": Counter(), "hi": Max()})(c)
-    assert isinstance(decision, RaiseConflict)
+    assert raises(decision)
     assert decision.details["unresolved"] == ["n"]
-    assert Merge(fields={"hi": Max()})(conflict(None, {"hi": 3}, {"hi": 7})) == KeepTheirs(
-        label="merged",
+    assert Merge(fields={"hi": Max()})(conflict(None, {"hi": 3}, {"hi": 7})) == Decision(
+        "merged",
+        None,
         details={
             "merge": [
                 {"path": "hi", "base": None, "mine": 3, "theirs": 7, "action": "max", "result": 7}
@@ -144,14 +138,14 @@ def test_a_rule_may_decline_with_unresolved() -> None:
         raise Unresolved("ask a human")
 
     decision = Merge(fields={"a": picky})(conflict({"a": 1}, {"a": 2}, {"a": 3}))
-    assert isinstance(decision, RaiseConflict)
+    assert raises(decision)
     assert decision.details["merge"][0]["reason"] == "ask a human"
 
 
 def test_delete_conflict_is_never_merged() -> None:
     c = conflict(None, {}, {"a": 1}, action="delete")
-    assert isinstance(Merge(fallback=Discard())(c), KeepTheirs)
-    assert isinstance(Merge()(c), RaiseConflict)
+    assert keeps_theirs(Merge(fallback=Discard())(c))
+    assert raises(Merge()(c))
 
 
 def test_deleted_keys_inside_a_dict_merge() -> None:

@@ -51,5 +51,5 @@ def make_repo(
     kwargs = {"connect_args": {"timeout": 30}} if backend.name == "sqlite" else {}
     aengine = create_async_engine(backend.async_url, **kwargs)
     yield lambda model, **kw: Blocking(loop, occ.sql.AsyncRepository(aengine, model, **kw))
-    loop.run_until_complete(occ.sql.dispose_async(aengine))
+    loop.run_until_complete(occ.sql.adispose(aengine))
     loop.close()

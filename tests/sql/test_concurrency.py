@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from occ import RetryPolicy
 from occ.sql import AsyncRepository, Repository
-from occ.testing import ahammer, async_counter_workload, counter_workload, hammer
+from occ.testing import acounter_workload, ahammer, counter_workload, hammer
 from tests.sql.models import Account
 
 WRITERS = 8
@@ -39,7 +39,7 @@ def test_threads_modify_hot_rows_without_losing_updates(db: sa.Engine) -> None:
 
 async def test_tasks_modify_hot_rows_without_losing_updates(adb: AsyncEngine) -> None:
     repo = AsyncRepository(adb, Account, retry=RETRY)
-    workload = async_counter_workload(repo, new=_new, field="balance", token_field="note")
+    workload = acounter_workload(repo, new=_new, field="balance", token_field="note")
     run = await ahammer(workload, KEYS, writers=WRITERS, ops=WRITERS * OPS, seconds=120)
     report = run.check()
     assert report.committed == WRITERS * OPS, str(report)

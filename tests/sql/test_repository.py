@@ -74,7 +74,9 @@ def test_save_without_changes_writes_nothing(db: sa.Engine, make_repo: Any) -> N
     repo = make_repo(Account)
     repo.insert(Account(id=1, owner="ada"))
     snap = repo.get(1)
-    assert repo.save(snap) is snap
+    saved = repo.save(snap)
+    assert saved == snap
+    assert saved.outcome == "unchanged"
     assert repo.get(1).version == 1
 
 

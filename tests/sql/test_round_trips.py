@@ -133,9 +133,9 @@ def test_insert_and_delete_are_one_statement(db: sa.Engine) -> None:
 def test_statements_are_built_once_per_shape(repo: Repository[Account]) -> None:
     for version in range(1, 6):
         repo.update(1, {"balance": version}, expected_version=version)
-    shapes = len(repo.statements)
+    shapes = len(repo.records.statements)
     for version in range(6, 11):
         repo.update(1, {"balance": version}, expected_version=version)
-    assert len(repo.statements) == shapes
+    assert len(repo.records.statements) == shapes
     repo.update(1, {"note": "n"}, expected_version=11)
-    assert len(repo.statements) == shapes + 1
+    assert len(repo.records.statements) == shapes + 1

@@ -13,8 +13,8 @@ from occ.testing import (
     InMemoryRepository,
     Workload,
     Written,
+    acounter_workload,
     ahammer,
-    async_counter_workload,
     counter_workload,
     hammer,
 )
@@ -31,7 +31,7 @@ def test_threads_hammering_occ_repository_lose_nothing(tables: sa.Engine) -> Non
 
 async def test_tasks_hammering_async_occ_repository_lose_nothing(atables: AsyncEngine) -> None:
     repo: Any = occ.sql.AsyncRepository(atables, counters)
-    workload = async_counter_workload(repo, new=new_counter)
+    workload = acounter_workload(repo, new=new_counter)
     run = await ahammer(workload, KEYS, writers=4, ops=80, seconds=20)
     assert run.check().operations == 80
 

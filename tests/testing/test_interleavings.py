@@ -30,8 +30,8 @@ from occ.testing import (
     State,
     Workload,
     Written,
+    acounter_workload,
     arun_schedule,
-    async_counter_workload,
     checkpoint,
     counter_workload,
     on_point,
@@ -121,7 +121,7 @@ async def test_async_naive_writer_is_reported_with_a_lost_update(atables: AsyncE
 
 async def test_async_occ_repository_passes_the_same_schedules(atables: AsyncEngine) -> None:
     repo: Any = occ.sql.AsyncRepository(atables, counters, on_point=on_point)
-    run = on_loop(asyncio.get_running_loop(), async_counter_workload(repo, new=new_counter))
+    run = on_loop(asyncio.get_running_loop(), acounter_workload(repo, new=new_counter))
 
     @settings(database=None)
     @given(EVERY)
@@ -140,7 +140,7 @@ def test_in_memory_repositories_pass_the_same_schedules() -> None:
     @given(EVERY)
     def prop(schedule: Schedule) -> None:
         run_schedule(counter_workload(sync_repo, new=new_counter), schedule, KEYS).check()
-        workload = async_counter_workload(async_repo, new=new_counter)
+        workload = acounter_workload(async_repo, new=new_counter)
         asyncio.run(arun_schedule(workload, schedule, KEYS)).check()
 
     prop()

@@ -1,0 +1,164 @@
+"""``occ.mongo.AsyncRepository``: the repository contract over a MongoDB collection.
+
+The commands themselves are built by :class:`~occ.mongo._commands.Commands`
+(pure); this driver executes them, in the repository's session if it has one.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Generic, TypeVar
+
+from pymongo import ReadPreference
+
+from occ._async.repository import AsyncRepositoryBase
+from occ._core.decisions import Resolver
+from occ._core.retry import RetryPolicy
+from occ._core.steps import Point, Read, Stored, Write
+from occ.errors import ConfigurationError
+from occ.mongo._clients import acheck_collection, astart_session, astart_transaction
+from occ.mongo._commands import Commands, Plan
+from occ.mongo._mapping import DocumentMap
+
+__all__ = ["AsyncRepository"]
+
+T = TypeVar("T")
+
+
+class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
+    """Versioned reads and conditional writes of one model in a MongoDB collection.
+
+    Every versioned write is one command whose filter holds the expected
+    version; reads go to the primary.
+
+    Args:
+        collection: the collection (``acheck_collection`` says which clients),
+            with an acknowledged write concern.
+        model: ``dict`` (default), a dataclass or a pydantic v2 model class.
+        key: the attribute (or dict key) stored as ``_id``; default ``"_id"`` for
+            dicts, ``"id"`` for classes.
+        version_field: the version field, in documents and in the model.
+        token_field: where each write stores its random token.
+        shard_key: fields and values added to every filter and to inserts
+            (a sharded collection's shard key, a tenant).
+        policy: the conflict resolver; default: the one registered for ``model``
+            (or the collection name) in :mod:`occ.policies`, else ``Raise``.
+        retry: attempts and backoff for resolved writes and ``modify``.
+        on_point: called with each named yield point (tests and schedulers).
+        session: a client session every command runs in (see :meth:`with_session`).
+
+    Raises:
+        ConfigurationError: a collection of another client or mode, ``w=0``, or a
+            model without its key or version field.
+    """
+
+    def __init__(
+        self,
+        collection: Any,
+        model: type[T] | None = None,
+        *,
+        key: str | None = None,
+        version_field: str = "version",
+        token_field: str = "_occ_token",
+        shard_key: Mapping[str, Any] | None = None,
+        policy: Resolver | None = None,
+        retry: RetryPolicy | None = None,
+        on_point: Callable[[Point], Any] | None = None,
+        session: Any = None,
+    ) -> None:
+        acheck_collection(collection)
+        write_concern = collection.write_concern
+        if not write_concern.acknowledged:
+            raise ConfigurationError(
+                f"collection {collection.full_name} has write concern {write_concern.document}: "
+                "an unacknowledged write (w=0) cannot tell whether the version matched. Use "
+                "collection.with_options(write_concern=WriteConcern(w=1)) or 'majority'"
+            )
+        name = collection.name if model in (None, dict) else model.__name__
+        docs = DocumentMap(
+            model,
+            entity=name,
+            key=key,
+            version_field=version_field,
+            token_field=token_field,
+            shard_key=shard_key,
+        )
+        super().__init__(
+            docs,
+            policy=policy,
+            policy_keys=(model, collection.name),
+            retry=retry,
+            on_point=on_point,
+        )
+        self.docs = docs
+        self.commands = Commands(docs)
+        #: the caller's collection; every command goes to the primary.
+        self.collection = collection
+        self._coll = collection.with_options(read_preference=ReadPreference.PRIMARY)
+        self.session = session
+
+    def with_session(self, session: Any) -> Any:
+        """This repository with every command in ``session`` (same policy, stats, options).
+
+        Inside a transaction the writes join it, and a conflict raises at once
+        (never retried: the transaction must abort and start over).
+        """
+        bound = copy.copy(self)
+        bound.session = session
+        return bound
+
+    def _joined(self) -> bool:
+        session = self.session
+        return bool(session is not None and session.in_transaction)
+
+    # -- executing commands -------------------------------------------------
+
+    async def _execute(self, plan: Plan) -> Any:
+        """Run each command of ``plan`` on the collection; return what the plan returns."""
+        session = self.session
+        try:
+            op = next(plan)
+            while True:
+                try:
+                    method = getattr(self._coll, op.name)
+                    result = await method(*op.args, session=session, **op.kwargs)
+                except Exception as exc:
+                    op = plan.throw(exc)
+                else:
+                    op = plan.send(result)
+        except StopIteration as stop:
+            return stop.value
+
+    async def _read(self, step: Read) -> Stored | None:
+        stored: Stored | None = await self._execute(self.commands.read_plan(step.key))
+        return stored
+
+    async def _write(self, step: Write) -> Any:
+        return await self._execute(self.commands.write_plan(step, in_transaction=self._joined()))
+
+    # -- transactions -------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self, **options: Any) -> AsyncIterator[AsyncRepository[T]]:
+        """Start a session and a transaction; yield this repository bound to it.
+
+        Commits when the block ends, aborts if it raises (a conflict inside
+        raises :class:`~occ.ConflictError`, so the transaction aborts).
+        ``options`` go to the session's ``start_transaction``.
+        """
+        session = await astart_session(self.collection.database.client)
+        try:
+            await astart_transaction(session, **options)
+            bound: AsyncRepository[T] = self.with_session(session)
+            try:
+                yield bound
+            except BaseException:
+                if session.in_transaction:
+                    await session.abort_transaction()
+                raise
+            if session.in_transaction:
+                await session.commit_transaction()
+        finally:
+            await session.end_session()

@@ -1,0 +1,2 @@
+# Generated from occ/mongo/_async/__init__.py by scripts/unasync.py: edit that file.
+"""The drivers of this package: written in ``_sync/``, generated into ``_sync/``."""

@@ -1,0 +1,159 @@
+"""``occ.sql.AsyncRepository``: the repository contract over an SQLAlchemy bind.
+
+The SQL itself is built by :class:`~occ.sql._records.SQLRecords` (pure);
+this driver picks the connection and executes its plans.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+
+from occ._async.repository import AsyncRepositoryBase
+from occ._core.decisions import Resolver
+from occ._core.retry import RetryPolicy
+from occ._core.steps import Read, Stored, Write
+from occ.errors import ConfigurationError
+from occ.sql._binds import AsyncConnection, AsyncEngine, AsyncSession
+from occ.sql._engines import (
+    autocommit_engine,
+    driver_sql_allowed,
+    session_engine,
+    shares_one_connection,
+)
+from occ.sql._mapping import EntityMap
+from occ.sql._records import Plan, SQLRecords
+from occ.sql._statements import DriverSQL
+
+__all__ = ["AsyncRepository", "execute"]
+
+T = TypeVar("T")
+
+
+async def execute(conn: AsyncConnection, plan: Plan) -> Any:
+    """Run each statement of ``plan`` on ``conn``; return what the plan returns."""
+    try:
+        stmt, params = next(plan)
+        while True:
+            if type(stmt) is DriverSQL:
+                if driver_sql_allowed(conn):
+                    result = await conn.exec_driver_sql(stmt.sql, stmt.args(params))
+                else:
+                    result = await conn.execute(stmt.statement, params)
+            else:
+                result = await conn.execute(stmt, params)
+            stmt, params = plan.send(result)
+    except StopIteration as stop:
+        return stop.value
+
+
+class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
+    """Versioned reads and conditional writes of one model over an SQLAlchemy bind.
+
+    Args:
+        bind: an ``AsyncEngine`` (each write runs on its own, in autocommit when it
+            is one statement), or a caller's ``AsyncConnection`` or ``AsyncSession``
+            (writes join the caller's transaction; a conflict raises, never retried).
+        model: a declarative mapped class (dataclass-mapped or not) or a ``Table``
+            (values are then dicts).
+        policy: the conflict resolver; default: the one registered for ``model``
+            in :mod:`occ.policies`, else :class:`~occ.resolvers.Raise`.
+        retry: attempts and backoff for resolved writes and ``modify``.
+        version_column: name of the version column (attribute or column name).
+        version_type: ``"int"`` (default) or ``"timestamp"``.
+        on_point: called with each named yield point (tests and schedulers).
+
+    Raises:
+        ConfigurationError: ``bind`` is of the other mode or not a bind, or the
+            model cannot be versioned.
+    """
+
+    def __init__(
+        self,
+        bind: AsyncEngine | AsyncConnection | AsyncSession,
+        model: type[T] | sa.Table,
+        *,
+        policy: Resolver | None = None,
+        retry: RetryPolicy | None = None,
+        version_column: str = "version",
+        version_type: str = "int",
+        on_point: Any = None,
+    ) -> None:
+        if isinstance(bind, AsyncEngine):
+            engine = bind
+        elif isinstance(bind, AsyncConnection):
+            engine = bind.engine
+        elif isinstance(bind, AsyncSession):
+            engine = session_engine(bind)
+        else:
+            raise ConfigurationError(
+                "bind must be an SQLAlchemy AsyncEngine, AsyncConnection or AsyncSession, got "
+                f"{type(bind).__name__}"
+            )
+        entity = EntityMap(
+            model,
+            version_column=version_column,
+            version_type=version_type,
+            dialect=engine.dialect,
+        )
+        super().__init__(
+            entity, policy=policy, policy_keys=(model,), retry=retry, on_point=on_point
+        )
+        self.entity = entity
+        self.records = SQLRecords(entity, engine.dialect)
+        self.bind = bind
+        self.engine = engine
+        self._caller = bind is not engine
+        # None: joined, or in-memory SQLite, where a plain transaction is cheaper.
+        self._autocommit = (
+            None if self._caller or shares_one_connection(engine) else autocommit_engine(engine)
+        )
+
+    def _joined(self) -> bool:
+        return self._caller
+
+    # -- connections --------------------------------------------------------
+
+    async def _caller_connection(self) -> AsyncConnection:
+        """The connection of the caller's transaction (a bound connection or session)."""
+        bind = self.bind
+        if isinstance(bind, AsyncConnection):
+            return bind
+        assert isinstance(bind, AsyncSession)
+        return await bind.connection()
+
+    async def _on_engine(self, plan: Plan, *, transaction: bool) -> Any:
+        """Run ``plan`` on the engine: autocommit for one statement, else one transaction.
+
+        A transaction serves MySQL's update + read and in-memory SQLite (no
+        autocommit sibling). Connections are opened here, not through a context
+        manager of ours: on in-memory SQLite that costs more than the statement.
+        """
+        autocommit = self._autocommit
+        if autocommit is None or transaction:
+            async with self.engine.connect() as conn:
+                result = await execute(conn, plan)
+                await conn.commit()
+                return result
+        async with autocommit.connect() as conn:
+            return await execute(conn, plan)
+
+    # -- reads and writes ---------------------------------------------------
+
+    async def _read(self, step: Read) -> Stored | None:
+        if self._caller:
+            plan = self.records.read_plan(step, locking=step.locking)
+            result: Stored | None = await execute(await self._caller_connection(), plan)
+            return result
+        return await self._on_engine(self.records.read_plan(step), transaction=False)  # type: ignore[no-any-return]
+
+    async def _write(self, step: Write) -> Any:
+        try:
+            if self._caller:
+                return await execute(await self._caller_connection(), self.records.write_plan(step))
+            return await self._on_engine(
+                self.records.write_plan(step), transaction=self.records.needs_transaction(step)
+            )
+        except sa.exc.DBAPIError as exc:
+            return self.records.write_error(exc, step)

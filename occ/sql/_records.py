@@ -1,0 +1,107 @@
+"""The SQL of one entity: reads and conditional writes as plans (pure).
+
+A *plan* is a small generator that yields ``(statement, params)`` pairs and
+receives their results; the sync and async drivers only execute it on a
+connection, so the SQL of every operation exists once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from occ._core.steps import Applied, Missed, Read, Stored, Write
+from occ.errors import AlreadyExistsError
+from occ.sql._commutative import commutative_plan
+from occ.sql._dberrors import is_duplicate_key, is_serialization_failure
+from occ.sql._mapping import EntityMap
+from occ.sql._statements import Statements
+
+__all__ = ["Plan", "SQLRecords"]
+
+Plan = Generator[tuple[Any, dict[str, Any]], Any, Any]
+
+
+class SQLRecords:
+    """Plans for reading and writing the rows of one :class:`EntityMap` on one dialect."""
+
+    def __init__(self, entity: EntityMap, dialect: Dialect) -> None:
+        self.entity = entity
+        self.statements = Statements(entity, dialect)
+
+    def needs_transaction(self, step: Write) -> bool:
+        """MySQL/MariaDB have no UPDATE ... RETURNING: update + read run in one transaction."""
+        return (
+            step.returning
+            and step.action in ("update", "commute")
+            and not self.statements.update_returning
+        )
+
+    def read_plan(self, step: Read, *, locking: bool = False) -> Plan:
+        """Read a row by key (``FOR SHARE`` when ``locking``); returns ``Stored | None``."""
+        st = self.statements
+        result = yield st.read(locking=locking), st.key_params(step.key)
+        row = result.first()
+        return None if row is None else self.entity.from_row(row)
+
+    def write_plan(self, step: Write) -> Plan:
+        """One conditional write; returns :class:`Applied` or :class:`Missed`."""
+        st = self.statements
+        entity = self.entity
+        if step.action == "commute":
+            return (yield from commutative_plan(st, step))
+        if step.action == "insert":
+            fields = tuple(step.changes)
+            stmt, binds = st.insert(fields, returning=st.insert_returning)
+            result = yield stmt, st.params(None, binds, step.changes, new=step.new_version)
+            if st.insert_returning:
+                return _applied(entity.from_row(result.one()))
+            key = step.key
+            if key is None:
+                key = tuple(result.inserted_primary_key)
+                key = key[0] if len(key) == 1 else key
+            record = {name: step.changes.get(name) for name in entity.fields}
+            assert step.new_version is not None
+            return _applied(Stored(key, step.new_version, record))
+        assert step.expected_version is not None
+        unversioned = step.expected_version == entity.versions.unversioned
+        if step.action == "delete":
+            stmt, binds = st.delete(unversioned=unversioned)
+            result = yield stmt, st.params(step.key, binds, {}, expected=step.expected_version)
+            return Applied(step.key, step.expected_version) if result.rowcount == 1 else Missed()
+        fields = tuple(step.changes)
+        native = step.returning and st.update_returning
+        stmt, binds = st.update(fields, returning=native, unversioned=unversioned)
+        params = st.params(
+            step.key, binds, step.changes, expected=step.expected_version, new=step.new_version
+        )
+        result = yield stmt, params
+        if native:
+            # Count returned rows: rowcount with RETURNING is unreliable on some SQLite builds.
+            rows = result.fetchall()
+            return _applied(entity.from_row(rows[0])) if rows else Missed()
+        if result.rowcount != 1:
+            return Missed()
+        assert step.new_version is not None
+        if not step.returning:
+            return Applied(step.key, step.new_version)
+        # MySQL/MariaDB: the row is locked by our UPDATE; read it in the same transaction.
+        result = yield st.read(), st.key_params(step.key)
+        return _applied(entity.from_row(result.one()))
+
+    def write_error(self, exc: sa.exc.DBAPIError, step: Write) -> Missed:
+        """Map a driver error of a write to a miss, or raise the right occ error."""
+        if isinstance(exc, sa.exc.IntegrityError) and step.action == "insert":
+            if is_duplicate_key(exc, self.entity):
+                raise AlreadyExistsError(self.entity.entity, step.key) from exc
+            raise exc
+        if is_serialization_failure(exc):
+            return Missed(serialization=True)
+        raise exc
+
+
+def _applied(stored: Stored) -> Applied:
+    return Applied(stored.key, stored.version, stored.record)
