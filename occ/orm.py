@@ -220,7 +220,7 @@ def _make_base(cls: type, options: _Options, dialect: Dialect) -> _Versioning:
     # No sleeping between attempts: the flush holds row locks.
     retry = replace(retry, base_delay=0.0, max_delay=0.0)
     config = FlowConfig(
-        entity=entity.entity,
+        entity=entity.name,
         versions=entity.versions,
         retry=retry,
         resolver=policy_for(cls),
@@ -281,7 +281,7 @@ class _FlushWrite:
             value = _committed(self.state, name, load=True)
             if self.state.attrs[name].history.added and value is not _MISSING:
                 raise ValidationError(
-                    f"{self.entity.entity}.{name}: a versioned object's key cannot change"
+                    f"{self.entity.name}.{name}: a versioned object's key cannot change"
                 )
             parts.append(getattr(self.target, name) if value is _MISSING else value)
         return tuple(parts) if len(parts) > 1 else parts[0]
@@ -296,7 +296,7 @@ class _FlushWrite:
         expected = added[0] if added else committed
         if expected is None:
             expected = self.entity.versions.unversioned
-        return self.entity.versions.check(expected, what=f"{self.entity.entity}.{field}"), committed
+        return self.entity.versions.check(expected, what=f"{self.entity.name}.{field}"), committed
 
     def changes_and_base(self) -> tuple[dict[str, Any], Record | None]:
         changes: dict[str, Any] = {}
@@ -313,7 +313,7 @@ class _FlushWrite:
         for name, value in changes.items():
             if isinstance(value, sa.ClauseElement) or hasattr(value, "__clause_element__"):
                 raise ValidationError(
-                    f"{self.entity.entity}.{name} is set to a SQL expression; a versioned "
+                    f"{self.entity.name}.{name} is set to a SQL expression; a versioned "
                     "flush writes values (read the value, compute it, assign it)"
                 )
         return changes, None if base is None else freeze(base)
@@ -356,7 +356,7 @@ class _FlushWrite:
         """A serialization conflict (the database aborted the transaction)."""
         mine = {**base, **changes} if base is not None else dict(changes)
         return Conflict(
-            entity=self.entity.entity,
+            entity=self.entity.name,
             key=key,
             action=action,
             kind="serialization",
@@ -419,7 +419,7 @@ def _before_insert(mapper: Mapper[Any], connection: sa.Connection, target: Any) 
         setattr(target, entity.version_field, initial)
     elif not (type(current) is int and current == initial):
         raise ValidationError(
-            f"this {entity.entity} already carries version {current!r}: a new row starts "
+            f"this {entity.name} already carries version {current!r}: a new row starts "
             "at the first version; to change a stored row load it (or merge it) instead"
         )
 

@@ -6,7 +6,6 @@ file); ``OCC_MONGODB_URI`` points at the test MongoDB server when a page needs i
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import types
@@ -32,6 +31,7 @@ def test_page_examples_run(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    checkout = sorted(p.name for p in DOCS.parent.iterdir())
     text = page.read_text()
     if "OCC_MONGODB_URI" in text:
         uri = request.getfixturevalue("mongodb_uri")
@@ -42,4 +42,5 @@ def test_page_examples_run(
     for number, source in enumerate(blocks(page), 1):
         code = compile(source, f"{page.name}[block {number}]", "exec")
         exec(code, module.__dict__)
-    assert os.getcwd() == str(tmp_path)
+    # Examples write only where they run: nothing new lands in the checkout.
+    assert sorted(p.name for p in DOCS.parent.iterdir()) == checkout

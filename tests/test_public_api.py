@@ -1,7 +1,8 @@
-"""The public names DESIGN.md fixes, a sorted __all__, and a core free of drivers."""
+"""The public contract's names (docs/concepts.md), a sorted __all__, a core free of drivers."""
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import types
@@ -23,19 +24,8 @@ def test_contract_names_import() -> None:
     )
     from occ.mongo import AsyncRepository as MongoAsyncRepository
     from occ.mongo import Repository as MongoRepository
-    from occ.resolvers import (  # noqa: F401  # noqa: F401
-        Alert,
-        Counter,
-        Discard,
-        Max,
-        Merge,
-        Min,
-        Mine,
-        Overwrite,
-        Raise,
-        Theirs,
-        Union,
-    )
+    from occ.resolvers import Alert, Discard, Merge, Overwrite, Raise  # noqa: F401
+    from occ.resolvers.rules import Counter, Max, Min, Mine, Theirs, Union  # noqa: F401
     from occ.sql import AsyncRepository, Repository
     from occ.testing import History, InMemoryRepository, check_history  # noqa: F401
 
@@ -80,10 +70,17 @@ def test_every_public_package_exports_names_it_has() -> None:
         "occ.sql",
         "occ.mongo",
         "occ.resolvers",
+        "occ.resolvers.rules",
         "occ.policies",
         "occ.testing",
         "occ.conflicts",
+        "occ.conflicts.sql",
+        "occ.conflicts.mongo",
+        "occ.conflicts.sinks",
         "occ.errors",
+        "occ.http",
+        "occ.orm",
+        "occ.migrations",
     ):
         module = importlib.import_module(name)
         exported = list(module.__all__)
@@ -91,3 +88,7 @@ def test_every_public_package_exports_names_it_has() -> None:
         assert len(set(exported)) == len(exported), name
         for attr in exported:
             assert hasattr(module, attr), f"{name}.{attr}"
+            if not attr.startswith("__"):
+                documented = getattr(module, attr)
+                if inspect.isfunction(documented) or inspect.isclass(documented):
+                    assert (documented.__doc__ or "").strip(), f"{name}.{attr} has no docstring"

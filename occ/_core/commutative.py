@@ -65,16 +65,16 @@ def commutative_ops(
 ) -> dict[str, FieldOp] | None:
     """The server-side operations for ``changes``, or ``None`` if the fast path does not apply.
 
+    ``policy`` is a resolver, or the mapping of fast operations it declares.
+
     It applies when ``policy`` declares a commutative operation for every
     changed field (:meth:`~occ._core.decisions.Policy.fast_ops`, e.g.
     ``Merge(..., fast_path=True)``) that the backend ``supported``; ``Counter``
     and ``Union`` also need the field's base (the delta is ``mine - base``; a
     set may only have grown).
     """
-    if not changes or is_strict():
-        return None
-    declared = policy_options(policy).fast_ops()
-    if not declared:
+    declared = policy if isinstance(policy, Mapping) else policy_options(policy).fast_ops()
+    if not declared or not changes or is_strict():
         return None
     ops: dict[str, FieldOp] = {}
     for name, mine in changes.items():

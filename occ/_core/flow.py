@@ -8,6 +8,7 @@ repository of :mod:`occ.testing`.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
@@ -126,6 +127,11 @@ class FlowConfig:
         """The resolver's fallback when the retry budget runs out, if it declares one."""
         return policy_options(self.resolver).on_exhausted
 
+    @functools.cached_property
+    def fast_ops(self) -> Mapping[str, Any]:
+        """The commutative operation of each field the resolver declares (empty: none)."""
+        return policy_options(self.resolver).fast_ops()
+
 
 def _conflict(
     cfg: FlowConfig,
@@ -242,6 +248,8 @@ def write_flow(
             returning=returning,
         )
         if isinstance(outcome, Applied):
+            if attempt == 1 and outcome.based_on == expected:
+                return outcome  # as the driver reported it: written, at the first attempt
             record = outcome.record
             if record is None and written_on is not None and action == "update" and attempt > 1:
                 record = {**written_on, **values}

@@ -36,7 +36,7 @@ class Codec(Protocol):
     """
 
     #: the entity name used in errors and conflicts.
-    entity: str
+    name: str
     versions: VersionScheme
     #: the commutative operations the backend applies atomically (fast path).
     commutative: frozenset[str]
@@ -135,7 +135,7 @@ class RepositoryCore(Generic[T]):
     @property
     def name(self) -> str:
         """The entity name used in errors and conflicts."""
-        return self.codec.entity
+        return self.codec.name
 
     @property
     def policy(self) -> Resolver:
@@ -149,7 +149,7 @@ class RepositoryCore(Generic[T]):
         if resolver is None:
             resolver = registry.lookup(*self._policy_keys)
         free = FlowConfig(
-            entity=self.codec.entity,
+            entity=self.codec.name,
             versions=self.codec.versions,
             retry=self.retry,
             resolver=resolver,
@@ -178,7 +178,7 @@ class RepositoryCore(Generic[T]):
         version = codec.version_of(value)
         if version is not None:
             raise ValidationError(
-                f"this {codec.entity} already carries version {version!r}: insert() starts "
+                f"this {codec.name} already carries version {version!r}: insert() starts "
                 "at the first version; to change a stored one use update() or save()"
             )
         key, record = codec.insert(value)
@@ -202,7 +202,7 @@ class RepositoryCore(Generic[T]):
         value_key = codec.key_of(value)
         if value_key is not None and value_key != key:
             raise ValidationError(
-                f"{codec.entity}: the value's key {value_key!r} differs from the snapshot's "
+                f"{codec.name}: the value's key {value_key!r} differs from the snapshot's "
                 f"key {key!r}; a key cannot change"
             )
         expected = codec.versions.check(snapshot.version, what="snapshot.version")
@@ -227,7 +227,7 @@ class RepositoryCore(Generic[T]):
         """
         config = self._config()
         if not config.joined:
-            ops = commutative_ops(config.resolver, changes, base, self.codec.commutative)
+            ops = commutative_ops(config.fast_ops, changes, base, self.codec.commutative)
             if ops is not None:
                 return commutative_flow(config, key=key, ops=ops)
         return write_flow(
@@ -271,7 +271,7 @@ class RepositoryCore(Generic[T]):
             codec.check_value(value)
             value_key = codec.key_of(value)
             if value_key is not None and value_key != current.key:
-                raise ValidationError(f"{codec.entity}: modify() cannot change the key")
+                raise ValidationError(f"{codec.name}: modify() cannot change the key")
             return codec.diff(value, current.record)
 
         return modify_flow(
@@ -290,7 +290,7 @@ class RepositoryCore(Generic[T]):
         if isinstance(base, Mapping):
             return freeze(codec.base_fields(base))
         raise ValidationError(
-            f"base must be the values you read (a mapping, a {codec.entity} or a Versioned), "
+            f"base must be the values you read (a mapping, a {codec.name} or a Versioned), "
             f"got {type(base).__name__}"
         )
 

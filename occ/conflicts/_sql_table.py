@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from occ._core.model import Conflict
 from occ.conflicts._records import StoredConflict, conflict_columns, from_columns, new_id
 
-__all__ = ["Statements", "arun_ddl", "conflict_table", "record", "run_ddl"]
+__all__ = ["ConflictQueries", "arun_ddl", "conflict_table", "record", "run_ddl"]
 
 _TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 _STAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
@@ -58,7 +58,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-class Statements:
+class ConflictQueries:
     """The store's statements (pure), shared by the sync and async stores."""
 
     def __init__(self, table: str | sa.Table) -> None:

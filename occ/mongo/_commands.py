@@ -154,7 +154,7 @@ class Commands:
             except Exception as exc:
                 if _encoding_error(exc):
                     raise ValidationError(
-                        f"{self.docs.entity}: a value cannot be stored in BSON: {exc}"
+                        f"{self.docs.name}: a value cannot be stored in BSON: {exc}"
                     ) from exc
                 if isinstance(exc, DuplicateKeyError) and step.action == "insert":
                     return (yield from self._duplicate(exc, step, token, resent))
@@ -257,7 +257,7 @@ class Commands:
     ) -> Generator[Op, Any, Applied]:
         which = _duplicate_index(exc)
         if which == "_id" and not resent:
-            raise AlreadyExistsError(self.docs.entity, step.key) from exc
+            raise AlreadyExistsError(self.docs.name, step.key) from exc
         if which == "other":
             raise exc
         # Unknown index (a server that does not say), or a resent insert: look.
@@ -266,7 +266,7 @@ class Commands:
         if done is not None:
             return done
         if doc is not None:
-            raise AlreadyExistsError(self.docs.entity, step.key) from exc
+            raise AlreadyExistsError(self.docs.name, step.key) from exc
         raise exc
 
 

@@ -116,7 +116,7 @@ class DocumentMap:
         shard_key: Mapping[str, Any] | None,
     ) -> None:
         self.model: Any = dict if model is None else model
-        self.entity = entity
+        self.name = entity
         if self.model is dict:
             self.kind = "dict"
             self.fields: tuple[str, ...] | None = None
@@ -178,21 +178,21 @@ class DocumentMap:
     # -- names --------------------------------------------------------------
 
     def _check_field(self, name: Any) -> None:
-        check_name(name, entity=self.entity)
+        check_name(name, entity=self.name)
         if name in self._reserved:
             if name == self.version_field:
                 raise ValidationError(
-                    f"{self.entity}.{name} is the version: occ sets it; pass the version you "
+                    f"{self.name}.{name} is the version: occ sets it; pass the version you "
                     "read as expected_version instead"
                 )
             if name == self.token_field:
-                raise ValidationError(f"{self.entity}.{name} is occ's write token field")
-            raise ValidationError(f"{self.entity}.{name} is the key: it cannot be changed")
+                raise ValidationError(f"{self.name}.{name} is occ's write token field")
+            raise ValidationError(f"{self.name}.{name} is the key: it cannot be changed")
         if name in self.shard_key:
-            raise ValidationError(f"{self.entity}.{name} is part of the shard key: it is fixed")
+            raise ValidationError(f"{self.name}.{name} is part of the shard key: it is fixed")
         if self.fields is not None and name not in self.fields:
             raise ValidationError(
-                f"{self.entity} has no field {name!r}; known fields: {', '.join(self.fields)}"
+                f"{self.name} has no field {name!r}; known fields: {', '.join(self.fields)}"
             )
 
     def check_changes(self, changes: Any) -> dict[str, Any]:
@@ -205,17 +205,17 @@ class DocumentMap:
         for name, value in changes.items():
             self._check_field(name)
             out[name] = plain(value)
-            check_nested(out[name], entity=self.entity, path=f"{name}.")
+            check_nested(out[name], entity=self.name, path=f"{name}.")
         return out
 
     def check_key(self, key: Any) -> Any:
         """A key is a scalar or a document of valid field names (never an operator)."""
         if key is None:
-            raise ValidationError(f"{self.entity}: the key cannot be None")
+            raise ValidationError(f"{self.name}: the key cannot be None")
         if isinstance(key, Mapping):
-            check_nested(key, entity=self.entity, path="_id.")
+            check_nested(key, entity=self.name, path="_id.")
         elif isinstance(key, list | tuple | set):
-            raise ValidationError(f"{self.entity}: {key!r} is not a key value")
+            raise ValidationError(f"{self.name}: {key!r} is not a key value")
         return key
 
     # -- values -------------------------------------------------------------
@@ -224,10 +224,10 @@ class DocumentMap:
         if self.kind == "dict":
             if not isinstance(value, Mapping):
                 raise ValidationError(
-                    f"values of {self.entity} are dicts, got {type(value).__name__}"
+                    f"values of {self.name} are dicts, got {type(value).__name__}"
                 )
         elif not isinstance(value, self.model):
-            raise ValidationError(f"expected a {self.entity} instance, got {type(value).__name__}")
+            raise ValidationError(f"expected a {self.name} instance, got {type(value).__name__}")
 
     def _get(self, value: Any, name: str) -> Any:
         if self.kind == "dict":
@@ -252,7 +252,7 @@ class DocumentMap:
             if name not in self.shard_key:
                 self._check_field(name)
             record[name] = plain(self._get(value, name))
-            check_nested(record[name], entity=self.entity, path=f"{name}.")
+            check_nested(record[name], entity=self.name, path=f"{name}.")
         return record
 
     def insert_record(self, value: Any) -> dict[str, Any]:
@@ -261,7 +261,7 @@ class DocumentMap:
         for name, fixed in self.shard_key.items():
             if name in record and record[name] is not None and not same(record[name], fixed):
                 raise ValidationError(
-                    f"{self.entity}.{name} is {record[name]!r} but this repository writes "
+                    f"{self.name}.{name} is {record[name]!r} but this repository writes "
                     f"{name}={fixed!r} (its shard_key)"
                 )
             record[name] = fixed
@@ -291,7 +291,7 @@ class DocumentMap:
         gone = [k for k in base if k not in record and k not in self.shard_key]
         if gone:
             raise ValidationError(
-                f"{self.entity}: field(s) {gone} were removed from the value; set them to None "
+                f"{self.name}: field(s) {gone} were removed from the value; set them to None "
                 "instead (occ does not unset top-level fields)"
             )
         return {
@@ -338,7 +338,7 @@ class DocumentMap:
             return _build(self.model, data, self._type_hints())
         except TypeError as exc:
             raise ValidationError(
-                f"the stored {self.entity} {stored.key!r} does not fit the dataclass: {exc}"
+                f"the stored {self.name} {stored.key!r} does not fit the dataclass: {exc}"
             ) from exc
 
     def _type_hints(self) -> dict[str, Any]:

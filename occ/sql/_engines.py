@@ -26,6 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import pool as sa_pool
+from sqlalchemy.engine.create import create_engine as _create_engine
 
 __all__ = [
     "adispose",
@@ -73,8 +74,44 @@ def driver_sql_allowed(conn: Any) -> bool:
     return sync is not None and "schema_translate_map" not in sync.get_execution_options()
 
 
+class _Sibling(sa.Engine):
+    """An engine on a pool of its own that sends its events to the user's engine too.
+
+    Its dispatch is joined to the user engine's (as SQLAlchemy's own
+    ``OptionEngine`` does), so listeners and instrumentation registered on the
+    user's engine instance, before or after, see every statement sent here;
+    it reports events whenever the user's engine has some.
+    """
+
+    _user: sa.Engine
+    #: class-level listeners reach it through the user's engine, once (as OptionEngine).
+    _sa_propagate_class_events = False
+
+    @property
+    def _has_events(self) -> bool:
+        return bool(self._user._has_events or self.__dict__.get("_own_events", False))
+
+    @_has_events.setter
+    def _has_events(self, value: bool) -> None:
+        self.__dict__["_own_events"] = value
+
+
+def _join(twin: sa.Engine, user: sa.Engine) -> None:
+    twin.__class__ = _Sibling
+    twin._user = user  # type: ignore[attr-defined]
+    # A fresh dispatch of the subclass (without class-level listeners), joined to the user's.
+    twin.__dict__.pop("dispatch", None)
+    twin.dispatch = twin.dispatch._join(user.dispatch)
+
+
 def autocommit_engine(engine: Any) -> Any:
-    """The autocommit sibling of ``engine`` (an ``Engine`` or ``AsyncEngine``; made once)."""
+    """The autocommit sibling of ``engine`` (an ``Engine`` or ``AsyncEngine``; made once).
+
+    Same URL, a pool recreated from the user's pool (same creator, connect
+    arguments and pool events), AUTOCOMMIT set once per connection, no
+    ROLLBACK on release; echo, logging name and every event of the user's
+    engine apply to it.
+    """
     twin = _twins.get(engine)
     if twin is not None:
         return twin
@@ -88,13 +125,21 @@ def autocommit_engine(engine: Any) -> Any:
             "pool": sync.pool.recreate(),
             "isolation_level": "AUTOCOMMIT",
             "skip_autocommit_rollback": True,
+            "echo": sync.echo,
+            "hide_parameters": sync.hide_parameters,
         }
+        if sync.logging_name:
+            kwargs["logging_name"] = sync.logging_name
         if sync is engine:
-            twin = sa.create_engine(engine.url, **kwargs)
+            # The module's own function: instrumentation that wraps sqlalchemy.create_engine
+            # would trace the sibling a second time (it already sees it through the user's).
+            twin = _create_engine(engine.url, **kwargs)
+            _join(twin, sync)
         else:
             from sqlalchemy.ext.asyncio import create_async_engine
 
             twin = create_async_engine(engine.url, **kwargs)
+            _join(twin.sync_engine, sync)
     _twins[engine] = twin
     return twin
 

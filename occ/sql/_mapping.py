@@ -47,7 +47,7 @@ class EntityMap:
         if isinstance(model, sa.Table):
             self.table: sa.Table = model
             columns = {c.key: c for c in model.columns}
-            self.entity = model.name
+            self.name = model.name
         else:
             try:
                 mapper = sa_inspect(model)
@@ -66,10 +66,10 @@ class EntityMap:
             for prop in mapper.column_attrs:
                 if len(prop.columns) == 1 and prop.columns[0].table is table:
                     columns[prop.key] = prop.columns[0]
-            self.entity = model.__name__
+            self.name = model.__name__
         pk_columns = list(self.table.primary_key.columns)
         if not pk_columns:
-            raise ConfigurationError(f"{self.entity} has no primary key: occ writes by key")
+            raise ConfigurationError(f"{self.name} has no primary key: occ writes by key")
         by_column = {c: k for k, c in columns.items()}
         self.key_fields: tuple[str, ...] = tuple(by_column[c] for c in pk_columns)
         self.key_columns: tuple[sa.Column[Any], ...] = tuple(pk_columns)
@@ -79,14 +79,14 @@ class EntityMap:
         )
         if version_field is None:
             raise ConfigurationError(
-                f"{self.entity} has no version column {version_column!r}; add one "
+                f"{self.name} has no version column {version_column!r}; add one "
                 "(an Integer, or a DateTime with version_type='timestamp') or pass "
                 "version_column='<name>'"
             )
         self.version_field = version_field
         self.version_col: sa.Column[Any] = columns[version_field]
         if self.version_col in pk_columns:
-            raise ConfigurationError(f"{self.entity}: the version column cannot be the key")
+            raise ConfigurationError(f"{self.name}: the version column cannot be the key")
         self.versions: VersionScheme = _scheme(self, version_type, dialect)
         #: atomic fast-path operations (``Union`` has no portable SQL form; none for
         #: timestamp versions, which the database cannot advance by itself).
@@ -124,7 +124,7 @@ class EntityMap:
         if len(self.key_fields) > 1:
             if not isinstance(key, tuple) or len(key) != len(self.key_fields):
                 raise ValidationError(
-                    f"{self.entity} has a composite key {self.key_fields}; pass a tuple of "
+                    f"{self.name} has a composite key {self.key_fields}; pass a tuple of "
                     f"{len(self.key_fields)} values, got {key!r}"
                 )
             parts = key
@@ -132,10 +132,10 @@ class EntityMap:
             parts = (key,)
         for name, part, expected in zip(self.key_fields, parts, self._key_python, strict=True):
             if part is None or isinstance(part, list | dict | tuple | set):
-                raise ValidationError(f"{self.entity}.{name}: {part!r} is not a key value")
+                raise ValidationError(f"{self.name}.{name}: {part!r} is not a key value")
             if expected is not None and not _fits(part, expected):
                 raise ValidationError(
-                    f"{self.entity}.{name} holds {expected.__name__} values, got "
+                    f"{self.name}.{name} holds {expected.__name__} values, got "
                     f"{type(part).__name__} {part!r}"
                 )
         return key
@@ -161,15 +161,15 @@ class EntityMap:
             name = bad[0]
             if name in self.key_fields:
                 raise ValidationError(
-                    f"{self.entity}.{name} is the key: it cannot be changed by an update"
+                    f"{self.name}.{name} is the key: it cannot be changed by an update"
                 )
             if name == self.version_field:
                 raise ValidationError(
-                    f"{self.entity}.{name} is the version: occ sets it; pass the version you "
+                    f"{self.name}.{name} is the version: occ sets it; pass the version you "
                     "read as expected_version instead"
                 )
             raise ValidationError(
-                f"{self.entity} has no column {name!r}; known columns: {', '.join(self.fields)}"
+                f"{self.name} has no column {name!r}; known columns: {', '.join(self.fields)}"
             )
         return dict(changes)
 
@@ -177,13 +177,13 @@ class EntityMap:
         if self.mapper is None:
             if type(value) is not dict and not isinstance(value, Mapping):
                 raise ValidationError(
-                    f"values of table {self.entity} are dicts, got {type(value).__name__}"
+                    f"values of table {self.name} are dicts, got {type(value).__name__}"
                 )
             if not self._value_names.issuperset(value):
                 unknown = set(value) - self._value_names
-                raise ValidationError(f"{self.entity} has no column(s) {sorted(unknown)}")
+                raise ValidationError(f"{self.name} has no column(s) {sorted(unknown)}")
         elif not isinstance(value, self.model):
-            raise ValidationError(f"expected a {self.entity} instance, got {type(value).__name__}")
+            raise ValidationError(f"expected a {self.name} instance, got {type(value).__name__}")
 
     def _get(self, value: Any, name: str) -> Any:
         if self.mapper is None:
@@ -220,13 +220,13 @@ class EntityMap:
         record = self.insert_record(value)
         key = self.key_of(value)
         if isinstance(key, tuple) and any(part is None for part in key):
-            raise ValidationError(f"{self.entity}: every part of a composite key is required")
+            raise ValidationError(f"{self.name}: every part of a composite key is required")
         if key is None:
             return None, record
         self.check_key(key)
         if key == 0 and self._mysql and self.key_columns[0].autoincrement:
             raise ValidationError(
-                f"{self.entity} key 0 on MySQL/MariaDB: AUTO_INCREMENT would store a new "
+                f"{self.name} key 0 on MySQL/MariaDB: AUTO_INCREMENT would store a new "
                 "id instead of 0; use another key or leave it unset"
             )
         keys = dict(zip(self.key_fields, self.key_params(key), strict=True))
@@ -305,16 +305,16 @@ def _scheme(entity: EntityMap, version_type: str, dialect: Dialect) -> VersionSc
     if version_type == "int":
         if not isinstance(col.type, sa.Integer):
             raise ConfigurationError(
-                f"{entity.entity}.{col.name} is {col.type!r}; integer versions need an "
+                f"{entity.name}.{col.name} is {col.type!r}; integer versions need an "
                 "Integer column (or pass version_type='timestamp' for a DateTime column)"
             )
         return IntVersions()
     if version_type == "timestamp":
         if not isinstance(col.type, sa.DateTime):
             raise ConfigurationError(
-                f"{entity.entity}.{col.name} is {col.type!r}; timestamp versions need a DateTime"
+                f"{entity.name}.{col.name} is {col.type!r}; timestamp versions need a DateTime"
             )
-        _check_microseconds(entity.entity, col, dialect)
+        _check_microseconds(entity.name, col, dialect)
         aware = bool(col.type.timezone) and dialect.name != "mysql"
         return TimestampVersions(aware=aware)
     raise ConfigurationError(f"version_type must be 'int' or 'timestamp', got {version_type!r}")

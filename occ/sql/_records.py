@@ -18,7 +18,7 @@ from occ.errors import AlreadyExistsError
 from occ.sql._commutative import commutative_plan
 from occ.sql._dberrors import is_duplicate_key, is_serialization_failure
 from occ.sql._mapping import EntityMap
-from occ.sql._statements import Statements
+from occ.sql._statements import DriverSQL, Statements
 
 __all__ = ["Plan", "SQLRecords"]
 
@@ -39,6 +39,12 @@ class SQLRecords:
             and step.action in ("update", "commute")
             and not self.statements.update_returning
         )
+
+    def driver_sql_only(self, step: Read | Write) -> bool:
+        """Whether every statement of the step's plan is prebuilt driver SQL."""
+        if isinstance(step, Read):
+            return type(self.statements.read()) is DriverSQL
+        return step.action == "delete" or (step.action == "update" and not step.returning)
 
     def read_plan(self, step: Read, *, locking: bool = False) -> Plan:
         """Read a row by key (``FOR SHARE`` when ``locking``); returns ``Stored | None``."""
@@ -71,7 +77,9 @@ class SQLRecords:
         if step.action == "delete":
             stmt, binds = st.delete(unversioned=unversioned)
             result = yield stmt, st.params(step.key, binds, {}, expected=step.expected_version)
-            return Applied(step.key, step.expected_version) if result.rowcount == 1 else Missed()
+            if result.rowcount != 1:
+                return Missed()
+            return Applied(step.key, step.expected_version, based_on=step.expected_version)
         fields = tuple(step.changes)
         native = step.returning and st.update_returning
         stmt, binds = st.update(fields, returning=native, unversioned=unversioned)
@@ -87,7 +95,7 @@ class SQLRecords:
             return Missed()
         assert step.new_version is not None
         if not step.returning:
-            return Applied(step.key, step.new_version)
+            return Applied(step.key, step.new_version, based_on=step.expected_version)
         # MySQL/MariaDB: the row is locked by our UPDATE; read it in the same transaction.
         result = yield st.read(), st.key_params(step.key)
         return _applied(entity.from_row(result.one()))
@@ -96,7 +104,7 @@ class SQLRecords:
         """Map a driver error of a write to a miss, or raise the right occ error."""
         if isinstance(exc, sa.exc.IntegrityError) and step.action == "insert":
             if is_duplicate_key(exc, self.entity):
-                raise AlreadyExistsError(self.entity.entity, step.key) from exc
+                raise AlreadyExistsError(self.entity.name, step.key) from exc
             raise exc
         if is_serialization_failure(exc):
             return Missed(serialization=True)

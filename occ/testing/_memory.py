@@ -33,12 +33,12 @@ class DictCodec:
             raise ConfigurationError("the key field and the version field must differ")
         self.key = key
         self.version_field = version_field
-        self.entity = entity
+        self.name = entity
         self.versions: VersionScheme = IntVersions()
 
     def check_key(self, key: Any) -> Any:
         if key is None or isinstance(key, list | dict | set):
-            raise ValidationError(f"{self.entity}: {key!r} is not a key value")
+            raise ValidationError(f"{self.name}: {key!r} is not a key value")
         return key
 
     def check_changes(self, changes: Any) -> dict[str, Any]:
@@ -48,19 +48,19 @@ class DictCodec:
             )
         for name in changes:
             if not isinstance(name, str):
-                raise ValidationError(f"{self.entity}: field names are strings, got {name!r}")
+                raise ValidationError(f"{self.name}: field names are strings, got {name!r}")
             if name == self.key:
-                raise ValidationError(f"{self.entity}.{name} is the key: it cannot be changed")
+                raise ValidationError(f"{self.name}.{name} is the key: it cannot be changed")
             if name == self.version_field:
                 raise ValidationError(
-                    f"{self.entity}.{name} is the version: occ sets it; pass the version you "
+                    f"{self.name}.{name} is the version: occ sets it; pass the version you "
                     "read as expected_version instead"
                 )
         return dict(changes)
 
     def check_value(self, value: Any) -> None:
         if not isinstance(value, Mapping):
-            raise ValidationError(f"values of {self.entity} are dicts, got {type(value).__name__}")
+            raise ValidationError(f"values of {self.name} are dicts, got {type(value).__name__}")
 
     def key_of(self, value: Any) -> Any:
         return value.get(self.key)
@@ -70,7 +70,7 @@ class DictCodec:
 
     def insert(self, value: Any) -> tuple[Any, dict[str, Any]]:
         if value.get(self.key) is None:
-            raise ValidationError(f"{self.entity}: the key field {self.key!r} is required")
+            raise ValidationError(f"{self.name}: the key field {self.key!r} is required")
         return self.check_key(value[self.key]), self.check_changes(self.to_record(value))
 
     def to_record(self, value: Any) -> dict[str, Any]:

@@ -144,6 +144,9 @@ def test_in_memory_repositories_pass_the_same_schedules() -> None:
         asyncio.run(arun_schedule(workload, schedule, KEYS)).check()
 
     prop()
+    # The schedules really interleaved writers on one key: both repositories met conflicts.
+    assert sync_repo.stats.conflicts > 0
+    assert async_repo.stats.conflicts > 0
 
 
 def test_a_schedule_replays_exactly(tables: sa.Engine) -> None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from occ._core.model import Conflict
 from occ.conflicts._async.store import AsyncStoreBase
 from occ.conflicts._records import StoredConflict, Take
-from occ.conflicts._sql_table import Statements, arun_ddl, record
+from occ.conflicts._sql_table import ConflictQueries, arun_ddl, record
 from occ.errors import ConfigurationError
 from occ.sql._binds import AsyncEngine
 
@@ -37,7 +37,7 @@ class AsyncConflictStore(AsyncStoreBase):
                 f"AsyncConflictStore needs an AsyncEngine, got {type(engine).__name__}"
             )
         self.engine = engine
-        self._st = Statements(table)
+        self._st = ConflictQueries(table)
         self.table = self._st.table
 
     def __repr__(self) -> str:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from occ._core.model import Conflict
 from occ.conflicts._records import StoredConflict, Take
-from occ.conflicts._sql_table import Statements, record, run_ddl
+from occ.conflicts._sql_table import ConflictQueries, record, run_ddl
 from occ.conflicts._sync.store import StoreBase
 from occ.errors import ConfigurationError
 from occ.sql._binds import Engine
@@ -36,7 +36,7 @@ class ConflictStore(StoreBase):
         if not isinstance(engine, Engine):
             raise ConfigurationError(f"ConflictStore needs an Engine, got {type(engine).__name__}")
         self.engine = engine
-        self._st = Statements(table)
+        self._st = ConflictQueries(table)
         self.table = self._st.table
 
     def __repr__(self) -> str:

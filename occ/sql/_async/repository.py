@@ -22,6 +22,7 @@ from occ.sql._engines import (
     session_engine,
     shares_one_connection,
 )
+from occ.sql._fast import raw_runner
 from occ.sql._mapping import EntityMap
 from occ.sql._records import Plan, SQLRecords
 from occ.sql._statements import DriverSQL
@@ -109,6 +110,8 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
         self._autocommit = (
             None if self._caller or shares_one_connection(engine) else autocommit_engine(engine)
         )
+        #: runs unobserved driver SQL on raw pooled connections (sync engines only).
+        self._raw = None if self._autocommit is None else raw_runner(self._autocommit)
 
     def _joined(self) -> bool:
         return self._caller
@@ -123,14 +126,17 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
         assert isinstance(bind, AsyncSession)
         return await bind.connection()
 
-    async def _on_engine(self, plan: Plan, *, transaction: bool) -> Any:
+    async def _on_engine(self, plan: Plan, *, transaction: bool, raw: bool = False) -> Any:
         """Run ``plan`` on the engine: autocommit for one statement, else one transaction.
 
         A transaction serves MySQL's update + read and in-memory SQLite (no
-        autocommit sibling). Connections are opened here, not through a context
-        manager of ours: on in-memory SQLite that costs more than the statement.
+        autocommit sibling). ``raw``: the plan is driver SQL only, which runs on
+        a raw pooled connection while nothing observes the engine (see
+        :mod:`occ.sql._fast`).
         """
         autocommit = self._autocommit
+        if raw and self._raw is not None and not transaction and not self._raw.observed():
+            return self._raw.run(plan)
         if autocommit is None or transaction:
             async with self.engine.connect() as conn:
                 result = await execute(conn, plan)
@@ -146,14 +152,17 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
             plan = self.records.read_plan(step, locking=step.locking)
             result: Stored | None = await execute(await self._caller_connection(), plan)
             return result
-        return await self._on_engine(self.records.read_plan(step), transaction=False)  # type: ignore[no-any-return]
+        raw = self.records.driver_sql_only(step)
+        return await self._on_engine(self.records.read_plan(step), transaction=False, raw=raw)  # type: ignore[no-any-return]
 
     async def _write(self, step: Write) -> Any:
         try:
             if self._caller:
                 return await execute(await self._caller_connection(), self.records.write_plan(step))
             return await self._on_engine(
-                self.records.write_plan(step), transaction=self.records.needs_transaction(step)
+                self.records.write_plan(step),
+                transaction=self.records.needs_transaction(step),
+                raw=self.records.driver_sql_only(step),
             )
         except sa.exc.DBAPIError as exc:
             return self.records.write_error(exc, step)
