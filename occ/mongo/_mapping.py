@@ -24,6 +24,8 @@ from occ.errors import ConfigurationError, ValidationError
 __all__ = ["DocumentMap", "check_name", "plain", "same"]
 
 _MISSING = object()
+#: types that are never containers: checked and converted at once.
+_SCALARS = frozenset({str, int, float, bool, type(None), bytes, ObjectId})
 
 
 def check_name(name: Any, *, entity: str, path: str = "") -> None:
@@ -52,6 +54,8 @@ def check_name(name: Any, *, entity: str, path: str = "") -> None:
 
 def check_nested(value: Any, *, entity: str, path: str) -> None:
     """Check every key of the dicts nested in ``value`` (lists included)."""
+    if type(value) in _SCALARS:
+        return
     if isinstance(value, Mapping):
         for name, item in value.items():
             check_name(name, entity=entity, path=path)
@@ -63,6 +67,8 @@ def check_nested(value: Any, *, entity: str, path: str) -> None:
 
 def plain(value: Any) -> Any:
     """``value`` with nested dataclasses and pydantic models turned into dicts."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -77,6 +83,8 @@ def plain(value: Any) -> Any:
 
 def same(a: Any, b: Any) -> bool:
     """Equality that tells ``1`` from ``1.0`` and ``True`` (BSON stores them differently)."""
+    if type(a) in _SCALARS:
+        return type(a) is type(b) and bool(a == b)
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
@@ -170,6 +178,8 @@ class DocumentMap:
                     f"shard_key {name!r}: use a scalar value (got {type(value).__name__})"
                 )
         self._reserved = {"_id", self.key, version_field, token_field}
+        #: field names already checked writable (bounded: dict models may vary).
+        self._writable: set[str] = set()
         self._hints: dict[str, Any] | None = None
         self.versions: VersionScheme = IntVersions()
         #: the operations MongoDB applies atomically (fast path).
@@ -178,6 +188,8 @@ class DocumentMap:
     # -- names --------------------------------------------------------------
 
     def _check_field(self, name: Any) -> None:
+        if name in self._writable:
+            return
         check_name(name, entity=self.name)
         if name in self._reserved:
             if name == self.version_field:
@@ -194,6 +206,8 @@ class DocumentMap:
             raise ValidationError(
                 f"{self.name} has no field {name!r}; known fields: {', '.join(self.fields)}"
             )
+        if len(self._writable) < 1024:
+            self._writable.add(name)
 
     def check_changes(self, changes: Any) -> dict[str, Any]:
         """Changes: a mapping of known, writable top-level fields to plain values."""
