@@ -44,16 +44,13 @@ def _statement(st: Statements, shape: tuple[tuple[str, str], ...], returning: bo
         cache = _caches[st] = _LRU(64)
 
     def build() -> Bound:
-        binds = tuple((name, f"f{i}") for i, (name, _) in enumerate(shape))
+        binds = st.field_binds(tuple(name for name, _ in shape))
         values: dict[Any, Any] = {
             entity.fields[name]: _expression(entity.fields[name], kind, bind)
             for (name, kind), (_, bind) in zip(shape, binds, strict=True)
         }
         values[entity.version_col] = sa.func.coalesce(entity.version_col, 0) + 1
-        key_clause = sa.and_(
-            *(col == sa.bindparam(f"k{i}") for i, col in enumerate(entity.key_columns))
-        )
-        stmt = sa.update(entity.table).where(key_clause).values(values)
+        stmt = sa.update(entity.table).where(st.key_clause).values(values)
         if returning:
             stmt = stmt.returning(*entity.all_columns)
         return stmt, binds

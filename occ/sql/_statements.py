@@ -106,6 +106,15 @@ def _plain_rows(columns: tuple[sa.Column[Any], ...], dialect: Dialect) -> bool:
     return True
 
 
+def _bind_prefix(table: sa.Table) -> str:
+    """``occ_`` (or ``_occ_``, ...): no column name or key starts with it."""
+    names = {c.name for c in table.columns} | {c.key for c in table.columns}
+    prefix = "occ_"
+    while any(name.startswith(prefix) for name in names):
+        prefix = "_" + prefix
+    return prefix
+
+
 class Statements:
     """Builds and caches the statements of one entity for one dialect."""
 
@@ -117,15 +126,22 @@ class Statements:
         self.locking_reads = dialect.name in ("mysql", "postgresql")
         self._cache = _LRU(cache_size)
         t = entity.table
+        #: prefix of occ's bind parameter names, chosen so that none equals a column's
+        #: name or key (SQLAlchemy reserves those in the SET and VALUES clauses).
+        self.bind = _bind_prefix(t)
+        b = self.bind
         self._single_key = len(entity.key_columns) == 1
-        self._key_binds = tuple(f"k{i}" for i in range(len(entity.key_columns)))
+        self._key_binds = tuple(f"{b}k{i}" for i in range(len(entity.key_columns)))
+        self._k0 = self._key_binds[0]
+        self._ev = f"{b}ev"
+        self._nv = f"{b}nv"
         self._key_clause = sa.and_(
             *(
                 col == sa.bindparam(bind)
                 for bind, col in zip(self._key_binds, entity.key_columns, strict=True)
             )
         )
-        self._version_eq = entity.version_col == sa.bindparam("ev")
+        self._version_eq = entity.version_col == sa.bindparam(self._ev)
         self._version_unversioned = sa.or_(entity.version_col.is_(None), self._version_eq)
         select = sa.select(*entity.all_columns).where(self._key_clause)
         select_locking = select.with_for_update(read=True)
@@ -140,9 +156,19 @@ class Statements:
     def __len__(self) -> int:
         return len(self._cache)
 
+    def field_binds(self, fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """``(field, bind name)`` for each written field."""
+        b = self.bind
+        return tuple((name, f"{b}f{i}") for i, name in enumerate(fields))
+
+    @property
+    def key_clause(self) -> Any:
+        """``key_col = :bind [AND ...]`` with occ's key bind names."""
+        return self._key_clause
+
     def key_params(self, key: Any) -> dict[str, Any]:
         if self._single_key:
-            return {"k0": key}
+            return {self._k0: key}
         return dict(zip(self._key_binds, key, strict=True))
 
     def _guard(self, unversioned: bool) -> Any:
@@ -159,11 +185,11 @@ class Statements:
         """``UPDATE t SET f=:f0, ..., version=:nv WHERE key AND version=:ev [RETURNING *]``."""
 
         def build() -> Bound:
-            binds = tuple((name, f"f{i}") for i, name in enumerate(fields))
+            binds = self.field_binds(fields)
             values: dict[Any, Any] = {
                 self.entity.fields[name]: sa.bindparam(bind) for name, bind in binds
             }
-            values[self.entity.version_col] = sa.bindparam("nv")
+            values[self.entity.version_col] = sa.bindparam(self._nv)
             stmt = (
                 sa.update(self._table)
                 .where(self._key_clause, self._guard(unversioned))
@@ -188,9 +214,9 @@ class Statements:
         def build() -> Bound:
             keys = zip(self.entity.key_fields, self.entity.key_columns, strict=True)
             columns = {**dict(keys), **self.entity.fields}
-            binds = tuple((name, f"f{i}") for i, name in enumerate(fields))
+            binds = self.field_binds(fields)
             values: dict[Any, Any] = {columns[name]: sa.bindparam(bind) for name, bind in binds}
-            values[self.entity.version_col] = sa.bindparam("nv")
+            values[self.entity.version_col] = sa.bindparam(self._nv)
             stmt = sa.insert(self._table).values(values)
             if returning:
                 stmt = stmt.returning(*self.entity.all_columns)
@@ -211,7 +237,7 @@ class Statements:
         for name, bind in binds:
             params[bind] = values[name]
         if expected is not None:
-            params["ev"] = expected
+            params[self._ev] = expected
         if new is not None:
-            params["nv"] = new
+            params[self._nv] = new
         return params
