@@ -107,6 +107,7 @@ class EntityMap:
         #: every name a dict value may hold.
         self._value_names = frozenset((*self.fields, *self.key_fields, self.version_field))
         self._key_python = tuple(_python_type(c) for c in self.key_columns)
+        self._key_ranges = tuple(int_range(c, dialect) for c in self.key_columns)
         #: a single-column key of exactly this type passes check_key() at once.
         self._key_exact: type | None = (
             self._key_python[0]
@@ -119,8 +120,13 @@ class EntityMap:
 
     def check_key(self, key: Any) -> Any:
         """Validate a key's shape and type; composite keys are tuples."""
-        if type(key) is self._key_exact:
-            return key
+        kind = type(key)
+        if kind is self._key_exact:
+            if kind is not int:
+                return key
+            low, high = self._key_ranges[0]
+            if low <= int(key) <= high:
+                return key
         if len(self.key_fields) > 1:
             if not isinstance(key, tuple) or len(key) != len(self.key_fields):
                 raise ValidationError(
@@ -130,13 +136,18 @@ class EntityMap:
             parts = key
         else:
             parts = (key,)
-        for name, part, expected in zip(self.key_fields, parts, self._key_python, strict=True):
+        checks = zip(self.key_fields, parts, self._key_python, self._key_ranges, strict=True)
+        for name, part, expected, (low, high) in checks:
             if part is None or isinstance(part, list | dict | tuple | set):
                 raise ValidationError(f"{self.name}.{name}: {part!r} is not a key value")
             if expected is not None and not _fits(part, expected):
                 raise ValidationError(
                     f"{self.name}.{name} holds {expected.__name__} values, got "
                     f"{type(part).__name__} {part!r}"
+                )
+            if type(part) is int and not low <= part <= high:
+                raise ValidationError(
+                    f"{self.name}.{name}: {part} is outside what the column holds ({low} to {high})"
                 )
         return key
 
@@ -292,6 +303,19 @@ def _python_type(column: sa.Column[Any]) -> type | None:
         return None
 
 
+def int_range(column: sa.Column[Any], dialect: Dialect) -> tuple[int, int]:
+    """The values an integer column holds on ``dialect`` (64-bit for other types)."""
+    kind = column.type
+    bits = 64
+    if isinstance(kind, sa.SmallInteger):
+        bits = 16
+    elif isinstance(kind, sa.Integer) and not isinstance(kind, sa.BigInteger):
+        bits = 64 if dialect.name == "sqlite" else 32
+    if getattr(kind, "unsigned", False):
+        return 0, 2**bits - 1
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
 def _fits(value: Any, expected: type) -> bool:
     if expected is int:
         return type(value) is int
@@ -308,7 +332,8 @@ def _scheme(entity: EntityMap, version_type: str, dialect: Dialect) -> VersionSc
                 f"{entity.name}.{col.name} is {col.type!r}; integer versions need an "
                 "Integer column (or pass version_type='timestamp' for a DateTime column)"
             )
-        return IntVersions()
+        low, high = int_range(col, dialect)
+        return IntVersions(bits=max(16, (high - low).bit_length()))
     if version_type == "timestamp":
         if not isinstance(col.type, sa.DateTime):
             raise ConfigurationError(

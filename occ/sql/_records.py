@@ -74,15 +74,18 @@ class SQLRecords:
             return _applied(Stored(key, step.new_version, record))
         assert step.expected_version is not None
         unversioned = step.expected_version == entity.versions.unversioned
+        second = st.text_timestamps and st.whole_second(step.expected_version)
         if step.action == "delete":
-            stmt, binds = st.delete(unversioned=unversioned)
+            stmt, binds = st.delete(unversioned=unversioned, whole_second=second)
             result = yield stmt, st.params(step.key, binds, {}, expected=step.expected_version)
             if result.rowcount != 1:
                 return Missed()
             return Applied(step.key, step.expected_version, based_on=step.expected_version)
         fields = tuple(step.changes)
         native = step.returning and st.update_returning
-        stmt, binds = st.update(fields, returning=native, unversioned=unversioned)
+        stmt, binds = st.update(
+            fields, returning=native, unversioned=unversioned, whole_second=second
+        )
         params = st.params(
             step.key, binds, step.changes, expected=step.expected_version, new=step.new_version
         )

@@ -7,6 +7,7 @@ one (``version IS NULL OR version = 0``), whether a read locks.
 
 from __future__ import annotations
 
+import datetime
 import operator
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
@@ -143,6 +144,14 @@ class Statements:
         )
         self._version_eq = entity.version_col == sa.bindparam(self._ev)
         self._version_unversioned = sa.or_(entity.version_col.is_(None), self._version_eq)
+        self._es = f"{b}es"
+        #: SQLite keeps datetimes as text: a timestamp another program stored without
+        #: fractional seconds ("2024-01-01 10:00:00", as CURRENT_TIMESTAMP writes it) is
+        #: matched in that spelling too, so a row occ can read it can also write.
+        self._version_whole_second = sa.or_(
+            self._version_eq, entity.version_col == sa.bindparam(self._es, type_=sa.String)
+        )
+        self.text_timestamps = dialect.name == "sqlite" and entity.versions.name == "timestamp"
         select = sa.select(*entity.all_columns).where(self._key_clause)
         select_locking = select.with_for_update(read=True)
         self._table = t
@@ -171,8 +180,14 @@ class Statements:
             return {self._k0: key}
         return dict(zip(self._key_binds, key, strict=True))
 
-    def _guard(self, unversioned: bool) -> Any:
-        return self._version_unversioned if unversioned else self._version_eq
+    def _guard(self, unversioned: bool, whole_second: bool = False) -> Any:
+        if unversioned:
+            return self._version_unversioned
+        return self._version_whole_second if whole_second else self._version_eq
+
+    def whole_second(self, expected: Any) -> bool:
+        """Whether the guard must also match ``expected`` spelled without fractional seconds."""
+        return self.text_timestamps and expected.microsecond == 0
 
     def read(self, *, locking: bool = False) -> Any:
         """``SELECT`` of every column by key (``FOR SHARE`` when ``locking``, where supported).
@@ -181,7 +196,14 @@ class Statements:
         """
         return self._read_locking if locking and self.locking_reads else self._read
 
-    def update(self, fields: tuple[str, ...], *, returning: bool, unversioned: bool) -> Bound:
+    def update(
+        self,
+        fields: tuple[str, ...],
+        *,
+        returning: bool,
+        unversioned: bool,
+        whole_second: bool = False,
+    ) -> Bound:
         """``UPDATE t SET f=:f0, ..., version=:nv WHERE key AND version=:ev [RETURNING *]``."""
 
         def build() -> Bound:
@@ -192,21 +214,22 @@ class Statements:
             values[self.entity.version_col] = sa.bindparam(self._nv)
             stmt = (
                 sa.update(self._table)
-                .where(self._key_clause, self._guard(unversioned))
+                .where(self._key_clause, self._guard(unversioned, whole_second))
                 .values(values)
             )
             if returning:
                 return stmt.returning(*self.entity.all_columns), binds
             return DriverSQL(stmt, self.dialect), binds
 
-        return self._cache.get(("u", fields, returning, unversioned), build)
+        return self._cache.get(("u", fields, returning, unversioned, whole_second), build)
 
-    def delete(self, *, unversioned: bool) -> Bound:
+    def delete(self, *, unversioned: bool, whole_second: bool = False) -> Bound:
         def build() -> Bound:
-            stmt = sa.delete(self._table).where(self._key_clause, self._guard(unversioned))
+            guard = self._guard(unversioned, whole_second)
+            stmt = sa.delete(self._table).where(self._key_clause, guard)
             return DriverSQL(stmt, self.dialect), ()
 
-        return self._cache.get(("d", unversioned), build)
+        return self._cache.get(("d", unversioned, whole_second), build)
 
     def insert(self, fields: tuple[str, ...], *, returning: bool) -> Bound:
         """``INSERT`` of the given fields (the key among them when given) and the version."""
@@ -238,6 +261,8 @@ class Statements:
             params[bind] = values[name]
         if expected is not None:
             params[self._ev] = expected
+            if self.text_timestamps and isinstance(expected, datetime.datetime):
+                params[self._es] = expected.strftime("%Y-%m-%d %H:%M:%S")
         if new is not None:
             params[self._nv] = new
         return params
