@@ -49,7 +49,9 @@ def add_parser(sub: Any) -> None:
     where.add_argument("--url", help="SQLAlchemy URL or mongodb:// URI (default: embedded SQLite)")
     where.add_argument("--mongo", metavar="URI", help="a MongoDB URI (same as --url mongodb://...)")
     demo.add_argument("--writers", type=_positive, default=8, help="concurrent writers (8)")
-    demo.add_argument("--ops", type=_positive, default=50, help="increments each, pooled (50)")
+    demo.add_argument(
+        "--ops", type=_positive, default=50, help="increments per writer, pooled (50)"
+    )
     demo.add_argument("--rows", type=_positive, default=3, help="hot rows shared by writers (3)")
     demo.add_argument(
         "--policy",
