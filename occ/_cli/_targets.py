@@ -123,7 +123,7 @@ class SqlTarget:
         return Writers(
             partial(self._repository, occ.sql.AsyncRepository, engine),
             partial(self._awrite, engine),
-            partial(occ.sql.dispose_async, engine),
+            partial(occ.sql.adispose, engine),
         )
 
     def _repository(self, cls: Any, engine: Any, name: str, **options: Any) -> Any:
