@@ -30,6 +30,7 @@ from sqlalchemy.engine.create import create_engine as _create_engine
 
 __all__ = [
     "adispose",
+    "transaction_options",
     "autocommit_engine",
     "dispose",
     "driver_sql_allowed",
@@ -142,6 +143,25 @@ def autocommit_engine(engine: Any) -> Any:
             _join(twin.sync_engine, sync)
     _twins[engine] = twin
     return twin
+
+
+def transaction_options(engine: Any) -> dict[str, Any] | None:
+    """Execution options that give a connection of ``engine`` a real transaction.
+
+    ``None`` when its connections already have one; for an engine (or engine
+    copy) set to ``AUTOCOMMIT``, the server's default isolation level, so that
+    a write of several statements is never run as several transactions.
+    """
+    sync = _sync(engine)
+    level = sync.get_execution_options().get("isolation_level")
+    if level is None:
+        level = sync.dialect._on_connect_isolation_level
+    if level != "AUTOCOMMIT":
+        return None
+    default = sync.dialect.default_isolation_level
+    if not default or default == "AUTOCOMMIT":
+        default = "SERIALIZABLE" if sync.dialect.name == "sqlite" else "READ COMMITTED"
+    return {"isolation_level": default}
 
 
 def dispose(engine: sa.Engine) -> None:

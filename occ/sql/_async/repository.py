@@ -21,6 +21,7 @@ from occ.sql._engines import (
     driver_sql_allowed,
     session_engine,
     shares_one_connection,
+    transaction_options,
 )
 from occ.sql._fast import raw_runner
 from occ.sql._mapping import EntityMap
@@ -139,6 +140,9 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
             return self._raw.run(plan)
         if autocommit is None or transaction:
             async with self.engine.connect() as conn:
+                options = transaction_options(self.engine)
+                if options is not None:  # an AUTOCOMMIT engine: make this one a transaction
+                    await conn.execution_options(**options)
                 result = await execute(conn, plan)
                 await conn.commit()
                 return result

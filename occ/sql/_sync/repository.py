@@ -22,6 +22,7 @@ from occ.sql._engines import (
     driver_sql_allowed,
     session_engine,
     shares_one_connection,
+    transaction_options,
 )
 from occ.sql._fast import raw_runner
 from occ.sql._mapping import EntityMap
@@ -140,6 +141,9 @@ class Repository(RepositoryBase[T], Generic[T]):
             return self._raw.run(plan)
         if autocommit is None or transaction:
             with self.engine.connect() as conn:
+                options = transaction_options(self.engine)
+                if options is not None:  # an AUTOCOMMIT engine: make this one a transaction
+                    conn.execution_options(**options)
                 result = execute(conn, plan)
                 conn.commit()
                 return result
