@@ -30,12 +30,12 @@ from sqlalchemy.engine.create import create_engine as _create_engine
 
 __all__ = [
     "adispose",
-    "transaction_options",
     "autocommit_engine",
     "dispose",
     "driver_sql_allowed",
     "session_engine",
     "shares_one_connection",
+    "transaction_options",
 ]
 
 _twins: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
