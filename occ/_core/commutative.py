@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from occ._core.decisions import FastOp, policy_options
-from occ._core.flow import Flow, FlowConfig, is_strict
+from occ._core.flow import Flow, FlowConfig, is_strict, joined_error
 from occ._core.merge import Unresolved
 from occ._core.model import Conflict, Record
 from occ._core.steps import Applied, Backoff, Missed, Point, Write
-from occ.errors import ConflictError, NotFoundError, RetryExhaustedError
+from occ.errors import NotFoundError, RetryExhaustedError
 
 __all__ = [
     "COMMUTATIVE",
@@ -137,7 +137,7 @@ def commutative_flow(cfg: FlowConfig, *, key: Any, ops: Mapping[str, FieldOp]) -
         if cfg.stats is not None:
             cfg.stats.conflict()
         if cfg.joined:
-            raise ConflictError(conflict)
+            raise joined_error(conflict)
         if attempt >= cfg.retry.attempts:
             raise RetryExhaustedError(conflict, attempt)
         attempt += 1

@@ -31,7 +31,13 @@ from occ._core.steps import (
     Write,
 )
 from occ._core.versions import VersionScheme
-from occ.errors import ConflictError, DeletedError, NotFoundError, RetryExhaustedError
+from occ.errors import (
+    ConflictError,
+    DeletedError,
+    NotFoundError,
+    RetryExhaustedError,
+    TransactionAbortedError,
+)
 
 __all__ = [
     "Flow",
@@ -39,6 +45,7 @@ __all__ = [
     "Stats",
     "insert_flow",
     "is_strict",
+    "joined_error",
     "modify_flow",
     "strict_writes",
     "write_flow",
@@ -159,6 +166,18 @@ def _conflict(
         actual_version=None if theirs is None else theirs.version,
         attempt=attempt,
     )
+
+
+def joined_error(conflict: Conflict) -> ConflictError:
+    """The error of a conflict inside a caller's transaction: an aborted transaction is
+    told apart from a version conflict the transaction survives."""
+    if conflict.kind == "serialization":
+        return TransactionAbortedError(
+            conflict,
+            f"{conflict.describe()}; the database ended the caller's transaction, so its "
+            "earlier writes are gone: roll it back and run it again",
+        )
+    return ConflictError(conflict)
 
 
 def _take(cfg: FlowConfig, decision: Decision) -> Generator[Step, Any, None]:
@@ -293,7 +312,7 @@ def write_flow(
         if cfg.points:
             yield Point("after_conflict", key)
         if cfg.joined:
-            raise ConflictError(conflict)
+            raise joined_error(conflict)
         assert theirs is not None
         if theirs.version == expected:
             # A serialization abort with the version unchanged: try the same write again.
@@ -415,7 +434,7 @@ def modify_flow(
                 cfg.stats.conflict()
             if conflict.deleted:
                 raise DeletedError(conflict)
-            raise ConflictError(conflict)
+            raise joined_error(conflict)
         if cfg.points:
             yield Point("after_conflict", key)
         delay = cfg.retry.delay(attempt + 1)

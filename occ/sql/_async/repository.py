@@ -16,6 +16,7 @@ from occ._core.retry import RetryPolicy
 from occ._core.steps import Read, Stored, Write
 from occ.errors import ConfigurationError
 from occ.sql._binds import AsyncConnection, AsyncEngine, AsyncSession
+from occ.sql._dberrors import aborts_transaction
 from occ.sql._engines import (
     autocommit_engine,
     driver_sql_allowed,
@@ -24,6 +25,7 @@ from occ.sql._engines import (
     transaction_options,
 )
 from occ.sql._fast import raw_runner
+from occ.sql._guard import aborted_by, mark_aborted
 from occ.sql._mapping import EntityMap
 from occ.sql._records import Plan, SQLRecords
 from occ.sql._statements import DriverSQL
@@ -169,4 +171,6 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
                 raw=self.records.driver_sql_only(step),
             )
         except sa.exc.DBAPIError as exc:
+            if self._caller and aborts_transaction(exc, self.engine.dialect.name):
+                mark_aborted(self.bind, aborted_by(step, self.name))
             return self.records.write_error(exc, step)

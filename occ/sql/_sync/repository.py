@@ -17,6 +17,7 @@ from occ._core.steps import Read, Stored, Write
 from occ._sync.repository import RepositoryBase
 from occ.errors import ConfigurationError
 from occ.sql._binds import Connection, Engine, Session
+from occ.sql._dberrors import aborts_transaction
 from occ.sql._engines import (
     autocommit_engine,
     driver_sql_allowed,
@@ -25,6 +26,7 @@ from occ.sql._engines import (
     transaction_options,
 )
 from occ.sql._fast import raw_runner
+from occ.sql._guard import aborted_by, mark_aborted
 from occ.sql._mapping import EntityMap
 from occ.sql._records import Plan, SQLRecords
 from occ.sql._statements import DriverSQL
@@ -170,4 +172,6 @@ class Repository(RepositoryBase[T], Generic[T]):
                 raw=self.records.driver_sql_only(step),
             )
         except sa.exc.DBAPIError as exc:
+            if self._caller and aborts_transaction(exc, self.engine.dialect.name):
+                mark_aborted(self.bind, aborted_by(step, self.name))
             return self.records.write_error(exc, step)
