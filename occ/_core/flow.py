@@ -19,10 +19,12 @@ from typing import Any
 from occ._core.decisions import Decision, Resolver, policy_options
 from occ._core.model import Action, Conflict, ConflictKind, Record, Version
 from occ._core.retry import RetryPolicy
+from occ._core.settle import new_token, settle
 from occ._core.steps import (
     Applied,
     Backoff,
     Call,
+    Lost,
     Missed,
     Point,
     Read,
@@ -32,6 +34,7 @@ from occ._core.steps import (
 )
 from occ._core.versions import VersionScheme
 from occ.errors import (
+    AlreadyExistsError,
     ConflictError,
     DeletedError,
     NotFoundError,
@@ -219,10 +222,23 @@ def _exhausted(
     raise RetryExhaustedError(conflict, attempts)
 
 
+def send(cfg: FlowConfig, step: Write) -> Generator[Step, Any, Applied | Missed]:
+    """Yield ``step``; if its reply was lost, establish whether it applied (see
+    :mod:`occ._core.settle`)."""
+    outcome = yield step
+    if type(outcome) is Lost:
+        outcome = yield from settle(step, cfg.entity)
+    return outcome  # type: ignore[no-any-return]
+
+
 def insert_flow(cfg: FlowConfig, key: Any, record: Mapping[str, Any]) -> Flow:
-    """Insert at the initial version."""
-    outcome = yield Write("insert", key, None, cfg.versions.initial(), record, returning=True)
-    assert isinstance(outcome, Applied)
+    """Insert at the initial version; a taken key raises :class:`AlreadyExistsError`."""
+    step = Write(
+        "insert", key, None, cfg.versions.initial(), record, returning=True, token=new_token()
+    )
+    outcome = yield from send(cfg, step)
+    if isinstance(outcome, Missed):
+        raise AlreadyExistsError(cfg.entity, key)
     return outcome
 
 
@@ -257,7 +273,7 @@ def write_flow(
     while True:
         if cfg.points:
             yield Point("before_write", key)
-        outcome = yield Write(
+        step = Write(
             action,
             key,
             expected,
@@ -265,7 +281,9 @@ def write_flow(
             values,
             base=written_on,
             returning=returning,
+            token=new_token(),
         )
+        outcome = yield from send(cfg, step)
         if isinstance(outcome, Applied):
             if attempt == 1 and outcome.based_on == expected:
                 return outcome  # as the driver reported it: written, at the first attempt
@@ -281,6 +299,7 @@ def write_flow(
                 attempts=attempt,
                 based_on=expected,
                 alerted=alerted,
+                settled=outcome.settled,
             )
         assert isinstance(outcome, Missed)
         kind: ConflictKind = "serialization" if outcome.serialization else "version"
@@ -395,21 +414,27 @@ def modify_flow(
             return Applied(key, current.version, current.record, new_value, outcome="unchanged")
         if cfg.points:
             yield Point("before_write", key)
-        outcome = yield Write(
+        step = Write(
             "update",
             key,
             current.version,
             cfg.versions.next(current.version),
             changes,
             base=current.record,
+            token=new_token(),
         )
+        outcome = yield from send(cfg, step)
         if isinstance(outcome, Applied):
-            record = {**current.record, **changes}
+            if outcome.settled and outcome.record is not None:
+                # Established after a lost reply: what is stored now (maybe newer than ours).
+                record, value = outcome.record, None
+            else:
+                record, value = {**current.record, **changes}, new_value
             return Applied(
                 key,
                 outcome.version,
                 record,
-                new_value,
+                value,
                 outcome="written" if attempt == 1 else "retried",
                 attempts=attempt,
                 based_on=current.version,

@@ -16,6 +16,7 @@ __all__ = [
     "Applied",
     "Archive",
     "Backoff",
+    "Lost",
     "Call",
     "Effect",
     "Missed",
@@ -33,11 +34,16 @@ WriteAction = Literal["insert", "update", "delete", "commute"]
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """A row or document as stored: its key, version and fields."""
+    """A row or document as stored: its key, version and fields.
+
+    ``tokens`` are the write tokens of its most recent writes, newest first,
+    when the backend keeps them (``None``: it keeps none).
+    """
 
     key: Any
     version: Version
     record: Record
+    tokens: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +67,9 @@ class Write:
     ``base`` is the stored record at ``expected_version`` when the flow knows
     it (a backend may write nested changes relative to it). ``returning`` asks
     the driver for the stored row after the write; otherwise it may answer
-    with ``record=None``.
+    with ``record=None``. ``token`` is this write's random token: a backend
+    that keeps recent tokens stores it, so a write whose reply was lost can be
+    recognised later (a resend carries the same token).
     """
 
     action: WriteAction
@@ -71,6 +79,7 @@ class Write:
     changes: Mapping[str, Any]
     base: Record | None = None
     returning: bool = False
+    token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +164,23 @@ class Applied:
     attempts: int = 1
     based_on: Version | None = None
     alerted: bool = False
+    #: established after a lost reply: ``record`` is what is stored now (maybe newer).
+    settled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Missed:
     """The conditional write matched nothing (or the database aborted it).
 
-    ``serialization`` marks MariaDB 1020 / PostgreSQL 40001 style aborts.
+    ``serialization`` marks MariaDB 1020 / PostgreSQL 40001 style aborts;
+    ``duplicate``: an insert found its key taken.
     """
 
     serialization: bool = False
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """The write was sent, or may have been, and its reply was lost (the connection
+    failed): it may or may not have applied. The flow establishes which."""

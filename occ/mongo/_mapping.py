@@ -357,7 +357,8 @@ class DocumentMap:
         record = {k: v for k, v in doc.items() if k not in drop}
         if self.fields is not None:
             record = {k: v for k, v in record.items() if k in self.fields}
-        return Stored(doc["_id"], version, record)
+        tokens = doc.get(self.token_field)
+        return Stored(doc["_id"], version, record, tuple(tokens) if type(tokens) is list else ())
 
     def to_value(self, stored: Stored) -> Any:
         """A fresh user value for a stored document."""

@@ -13,8 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from occ._core.steps import Applied, Missed, Read, Stored, Write
-from occ.errors import AlreadyExistsError
+from occ._core.steps import Applied, Lost, Missed, Read, Stored, Write
 from occ.sql._commutative import commutative_plan
 from occ.sql._dberrors import is_duplicate_key, is_serialization_failure
 from occ.sql._mapping import EntityMap
@@ -103,14 +102,21 @@ class SQLRecords:
         result = yield st.read(), st.key_params(step.key)
         return _applied(entity.from_row(result.one()))
 
-    def write_error(self, exc: sa.exc.DBAPIError, step: Write) -> Missed:
-        """Map a driver error of a write to a miss, or raise the right occ error."""
+    def write_error(self, exc: sa.exc.DBAPIError, step: Write, *, joined: bool) -> Missed | Lost:
+        """Map a driver error of a write to a miss or a lost reply, or raise it.
+
+        A dropped connection loses the reply: the write may have applied (the
+        flow establishes it). In a caller's transaction the transaction died
+        with the connection, so the error is raised as it is.
+        """
         if isinstance(exc, sa.exc.IntegrityError) and step.action == "insert":
             if is_duplicate_key(exc, self.entity):
-                raise AlreadyExistsError(self.entity.name, step.key) from exc
+                return Missed(duplicate=True)
             raise exc
         if is_serialization_failure(exc):
             return Missed(serialization=True)
+        if exc.connection_invalidated and not joined:
+            return Lost()
         raise exc
 
 

@@ -22,7 +22,7 @@ BAD_CHANGES = [
     pytest.param({"a\x00b": 1}, id="nul-in-name"),
     pytest.param({"_id": 2}, id="names-_id"),
     pytest.param({"version": 7}, id="names-version"),
-    pytest.param({"_occ_token": "x"}, id="names-token"),
+    pytest.param({"_occ_tokens": "x"}, id="names-token"),
     pytest.param({"meta": {"$gt": 1}}, id="nested-operator"),
     pytest.param({"meta": {"a.b": 1}}, id="nested-dot"),
     pytest.param({"meta": [{"$x": 1}]}, id="operator-in-list"),
@@ -54,7 +54,7 @@ async def _seeded(mongo: Mongo) -> Any:
 
 def _unchanged(mongo: Mongo) -> None:
     assert mongo.log.names == [], "a command was sent"
-    assert mongo.raw().find_one({"_id": 1}, {"_occ_token": 0}) == {
+    assert mongo.raw().find_one({"_id": 1}, {"_occ_tokens": 0}) == {
         "_id": 1,
         "n": 1,
         "meta": {"a": 1},
@@ -73,7 +73,7 @@ async def test_bad_changes_are_refused_and_nothing_is_written(
 
 
 def _unchanged_store(mongo: Mongo) -> None:
-    assert mongo.raw().find_one({"_id": 1}, {"_occ_token": 0}) == {
+    assert mongo.raw().find_one({"_id": 1}, {"_occ_tokens": 0}) == {
         "_id": 1,
         "n": 1,
         "meta": {"a": 1},

@@ -173,4 +173,4 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
         except sa.exc.DBAPIError as exc:
             if self._caller and aborts_transaction(exc, self.engine.dialect.name):
                 mark_aborted(self.bind, aborted_by(step, self.name))
-            return self.records.write_error(exc, step)
+            return self.records.write_error(exc, step, joined=self._caller)
