@@ -18,9 +18,9 @@ from typing import Any
 
 from occ._core.decisions import FastOp, policy_options
 from occ._core.flow import Flow, FlowConfig, is_strict, joined_error, send
-from occ._core.settle import new_token
 from occ._core.merge import Unresolved
 from occ._core.model import Conflict, Record
+from occ._core.settle import new_token
 from occ._core.steps import Applied, Backoff, Missed, Point, Write
 from occ.errors import NotFoundError, RetryExhaustedError
 

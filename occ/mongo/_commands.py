@@ -26,7 +26,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailur
 from occ._core.commutative import FieldOp
 from occ._core.model import Record, Version
 from occ._core.settle import TOKEN_WINDOW, new_token
-from occ._core.steps import Applied, Lost, Missed, Stored, Write
+from occ._core.steps import Applied, Lost, Missed, Write
 from occ.errors import ValidationError
 from occ.mongo._mapping import DocumentMap, same
 

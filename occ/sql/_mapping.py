@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.attributes import set_committed_value
 
 from occ._core.model import Record, Version, freeze
+from occ._core.settle import TOKEN_WINDOW
 from occ._core.steps import Stored
 from occ._core.versions import IntVersions, TimestampVersions, VersionScheme
 from occ.errors import ConfigurationError, ValidationError
@@ -41,6 +42,7 @@ class EntityMap:
         version_column: str,
         version_type: str,
         dialect: Dialect,
+        token_column: str | None = None,
     ) -> None:
         self.model = model
         self.mapper: Mapper[Any] | None = None
@@ -94,14 +96,21 @@ class EntityMap:
             frozenset({"inc", "max", "min"}) if self.versions.name == "int" else frozenset()
         )
         self._mysql = dialect.name == "mysql"
+        #: the column keeping the last write tokens (see :meth:`tokens_of`), if any.
+        self.token_col = _token_column(
+            self.name, columns, token_column, (*pk_columns, self.version_col)
+        )
         self.fields: dict[str, sa.Column[Any]] = {
-            k: c for k, c in columns.items() if k != version_field and c not in pk_columns
+            k: c
+            for k, c in columns.items()
+            if k != version_field and c not in pk_columns and c is not self.token_col
         }
         #: every column, in the order selects and RETURNING clauses list them.
         self.all_columns: tuple[sa.Column[Any], ...] = (
             *self.key_columns,
             self.version_col,
             *self.fields.values(),
+            *((self.token_col,) if self.token_col is not None else ()),
         )
         self._field_names = tuple(self.fields)
         #: every name a dict value may hold.
@@ -292,8 +301,11 @@ class EntityMap:
         version = row[n]
         if version is None:
             version = self.versions.unversioned
-        record = dict(zip(self._field_names, row[n + 1 :], strict=True))
-        return Stored(key, version, record)
+        if self.token_col is None:
+            record = dict(zip(self._field_names, row[n + 1 :], strict=True))
+            return Stored(key, version, record)
+        record = dict(zip(self._field_names, row[n + 1 : -1], strict=True))
+        return Stored(key, version, record, tuple((row[-1] or "").split()))
 
 
 def _python_type(column: sa.Column[Any]) -> type | None:
@@ -301,6 +313,38 @@ def _python_type(column: sa.Column[Any]) -> type | None:
         return column.type.python_type
     except NotImplementedError:
         return None
+
+
+#: what a token column must hold: TOKEN_WINDOW tokens of 16 hex digits, space separated.
+TOKENS_LENGTH = TOKEN_WINDOW * 17 - 1
+
+
+def _token_column(
+    entity: str,
+    columns: Mapping[str, sa.Column[Any]],
+    name: str | None,
+    taken: tuple[sa.Column[Any], ...],
+) -> sa.Column[Any] | None:
+    """The column named ``name`` (attribute or column name), checked to hold the tokens."""
+    if name is None:
+        return None
+    column = next((c for k, c in columns.items() if name in (k, c.name)), None)
+    if column is None:
+        raise ConfigurationError(
+            f"{entity} has no token column {name!r}; add a String({TOKENS_LENGTH}) column "
+            "(nullable) or leave token_column unset"
+        )
+    length = getattr(column.type, "length", None)
+    if (
+        column in taken
+        or not isinstance(column.type, sa.String)
+        or (length is not None and length < TOKENS_LENGTH)
+    ):
+        raise ConfigurationError(
+            f"{entity}.{column.name} cannot keep write tokens: it needs its own String column "
+            f"of at least {TOKENS_LENGTH} characters (or Text)"
+        )
+    return column
 
 
 def int_range(column: sa.Column[Any], dialect: Dialect) -> tuple[int, int]:

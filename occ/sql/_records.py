@@ -61,7 +61,8 @@ class SQLRecords:
         if step.action == "insert":
             fields = tuple(step.changes)
             stmt, binds = st.insert(fields, returning=st.insert_returning)
-            result = yield stmt, st.params(None, binds, step.changes, new=step.new_version)
+            params = st.params(None, binds, step.changes, new=step.new_version, token=step.token)
+            result = yield stmt, params
             if st.insert_returning:
                 return _applied(entity.from_row(result.one()))
             key = step.key
@@ -86,7 +87,12 @@ class SQLRecords:
             fields, returning=native, unversioned=unversioned, whole_second=second
         )
         params = st.params(
-            step.key, binds, step.changes, expected=step.expected_version, new=step.new_version
+            step.key,
+            binds,
+            step.changes,
+            expected=step.expected_version,
+            new=step.new_version,
+            token=step.token,
         )
         result = yield stmt, params
         if native:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from occ._core.model import Version
-from occ.sql._mapping import EntityMap
+from occ.sql._mapping import TOKENS_LENGTH, EntityMap
 
 __all__ = ["Bound", "DriverSQL", "Statements"]
 
@@ -145,6 +145,20 @@ class Statements:
         self._version_eq = entity.version_col == sa.bindparam(self._ev)
         self._version_unversioned = sa.or_(entity.version_col.is_(None), self._version_eq)
         self._es = f"{b}es"
+        self._tok = f"{b}tok"
+        token_col = entity.token_col
+        #: the SET of the token column: this write's token first, the older ones after it.
+        self._push_token: Any = (
+            None
+            if token_col is None
+            else sa.func.substr(
+                sa.bindparam(self._tok, type_=sa.String)
+                + sa.literal_column("' '", sa.String)
+                + sa.func.coalesce(token_col, sa.literal_column("''", sa.String)),
+                sa.literal_column("1", sa.Integer),
+                sa.literal_column(str(TOKENS_LENGTH), sa.Integer),
+            )
+        )
         #: SQLite keeps datetimes as text: a timestamp another program stored without
         #: fractional seconds ("2024-01-01 10:00:00", as CURRENT_TIMESTAMP writes it) is
         #: matched in that spelling too, so a row occ can read it can also write.
@@ -164,6 +178,10 @@ class Statements:
 
     def __len__(self) -> int:
         return len(self._cache)
+
+    def token_update(self) -> Any:
+        """The SET expression of the token column (``None`` when the entity keeps no tokens)."""
+        return self._push_token
 
     def field_binds(self, fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         """``(field, bind name)`` for each written field."""
@@ -212,6 +230,8 @@ class Statements:
                 self.entity.fields[name]: sa.bindparam(bind) for name, bind in binds
             }
             values[self.entity.version_col] = sa.bindparam(self._nv)
+            if self._push_token is not None:
+                values[self.entity.token_col] = self._push_token
             stmt = (
                 sa.update(self._table)
                 .where(self._key_clause, self._guard(unversioned, whole_second))
@@ -240,6 +260,8 @@ class Statements:
             binds = self.field_binds(fields)
             values: dict[Any, Any] = {columns[name]: sa.bindparam(bind) for name, bind in binds}
             values[self.entity.version_col] = sa.bindparam(self._nv)
+            if self.entity.token_col is not None:
+                values[self.entity.token_col] = sa.bindparam(self._tok, type_=sa.String)
             stmt = sa.insert(self._table).values(values)
             if returning:
                 stmt = stmt.returning(*self.entity.all_columns)
@@ -255,6 +277,7 @@ class Statements:
         *,
         expected: Version | None = None,
         new: Version | None = None,
+        token: str | None = None,
     ) -> dict[str, Any]:
         params = self.key_params(key) if key is not None else {}
         for name, bind in binds:
@@ -265,4 +288,6 @@ class Statements:
                 params[self._es] = expected.strftime("%Y-%m-%d %H:%M:%S")
         if new is not None:
             params[self._nv] = new
+        if self._push_token is not None:
+            params[self._tok] = token or ""
         return params

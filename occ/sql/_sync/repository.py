@@ -67,6 +67,10 @@ class Repository(RepositoryBase[T], Generic[T]):
         retry: attempts and backoff for resolved writes and ``modify``.
         version_column: name of the version column (attribute or column name).
         version_type: ``"int"`` (default) or ``"timestamp"``.
+        token_column: a ``String(135)`` column (nullable) that keeps the tokens of
+            the row's last 8 writes, so that after a lost reply occ can tell
+            whether its write applied even when others wrote since (without
+            it, only when nobody did: see :class:`~occ.UnknownOutcomeError`).
         on_point: called with each named yield point (tests and schedulers).
 
     Raises:
@@ -83,6 +87,7 @@ class Repository(RepositoryBase[T], Generic[T]):
         retry: RetryPolicy | None = None,
         version_column: str = "version",
         version_type: str = "int",
+        token_column: str | None = None,
         on_point: Any = None,
     ) -> None:
         if isinstance(bind, Engine):
@@ -101,6 +106,7 @@ class Repository(RepositoryBase[T], Generic[T]):
             version_column=version_column,
             version_type=version_type,
             dialect=engine.dialect,
+            token_column=token_column,
         )
         super().__init__(
             entity, policy=policy, policy_keys=(model,), retry=retry, on_point=on_point
