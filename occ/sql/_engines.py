@@ -29,8 +29,10 @@ from sqlalchemy import pool as sa_pool
 from sqlalchemy.engine.create import create_engine as _create_engine
 
 __all__ = [
+    "acreate_tables",
     "adispose",
     "autocommit_engine",
+    "create_tables",
     "dispose",
     "driver_sql_allowed",
     "session_engine",
@@ -162,6 +164,29 @@ def transaction_options(engine: Any) -> dict[str, Any] | None:
     if not default or default == "AUTOCOMMIT":
         default = "SERIALIZABLE" if sync.dialect.name == "sqlite" else "READ COMMITTED"
     return {"isolation_level": default}
+
+
+def create_tables(bind: Any, *tables: sa.Table) -> None:
+    """``CREATE TABLE IF NOT EXISTS`` for ``tables``: on an ``Engine`` in a transaction of its
+    own, or on a caller's ``Connection`` (inside its transaction)."""
+    if isinstance(bind, sa.Engine):
+        with bind.begin() as conn:
+            create_tables(conn, *tables)
+        return
+    for table in tables:
+        table.create(bind, checkfirst=True)
+
+
+async def acreate_tables(bind: Any, *tables: sa.Table) -> None:
+    """:func:`create_tables` for an ``AsyncEngine`` or ``AsyncConnection``."""
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    if isinstance(bind, AsyncEngine):
+        async with bind.begin() as conn:
+            await acreate_tables(conn, *tables)
+        return
+    for table in tables:
+        await bind.run_sync(table.create, checkfirst=True)
 
 
 def dispose(engine: sa.Engine) -> None:

@@ -251,15 +251,37 @@ class Statements:
 
         return self._cache.get(("d", unversioned, whole_second), build)
 
-    def insert(self, fields: tuple[str, ...], *, returning: bool) -> Bound:
-        """``INSERT`` of the given fields (the key among them when given) and the version."""
+    def delete_recording(self, tombstones: Any, *, unversioned: bool, whole_second: bool) -> Any:
+        """PostgreSQL: the versioned DELETE and its tombstone, one statement (cached)."""
+
+        def build() -> Bound:
+            guard = self._guard(unversioned, whole_second)
+            delete = (
+                sa.delete(self._table)
+                .where(self._key_clause, guard)
+                .returning(self.entity.version_col)
+            )
+            return tombstones.delete_and_record(delete), ()
+
+        return self._cache.get(("dt", unversioned, whole_second), build)[0]
+
+    def insert(
+        self, fields: tuple[str, ...], *, returning: bool, first_version: Any = None
+    ) -> Bound:
+        """``INSERT`` of the given fields (the key among them when given) and the version.
+
+        ``first_version``: an SQL expression of the version (a tombstone lookup)
+        instead of the ``nv`` parameter.
+        """
 
         def build() -> Bound:
             keys = zip(self.entity.key_fields, self.entity.key_columns, strict=True)
             columns = {**dict(keys), **self.entity.fields}
             binds = self.field_binds(fields)
             values: dict[Any, Any] = {columns[name]: sa.bindparam(bind) for name, bind in binds}
-            values[self.entity.version_col] = sa.bindparam(self._nv)
+            values[self.entity.version_col] = (
+                sa.bindparam(self._nv) if first_version is None else first_version
+            )
             if self.entity.token_col is not None:
                 values[self.entity.token_col] = sa.bindparam(self._tok, type_=sa.String)
             stmt = sa.insert(self._table).values(values)
@@ -267,7 +289,7 @@ class Statements:
                 stmt = stmt.returning(*self.entity.all_columns)
             return stmt, binds
 
-        return self._cache.get(("i", fields, returning), build)
+        return self._cache.get(("i", fields, returning, first_version is not None), build)
 
     def params(
         self,

@@ -28,6 +28,7 @@ from occ.resolvers import Merge
 from occ.resolvers.rules import Counter
 from tests.backends import SQL_BACKENDS, require
 from tests.conftest import make_engine
+from tests.sql.models import clear_tombstones
 
 md = sa.MetaData()
 counters = sa.Table(
@@ -97,6 +98,7 @@ def make(kind: str, request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[C
         engine = make_engine(backend)
         md.drop_all(engine)
         md.create_all(engine)
+        clear_tombstones(engine)
         tokens = "occ_tokens" if kind == "sql-tokens" else None
 
         def sql(**options: Any) -> Any:

@@ -15,6 +15,7 @@ import occ
 from occ import Versioned
 from occ.resolvers import Merge
 from occ.resolvers.rules import Counter
+from tests.sql.models import clear_tombstones
 
 md = sa.MetaData()
 
@@ -52,6 +53,7 @@ stamped = sa.Table(
 def tables(db: sa.Engine) -> Iterator[sa.Engine]:
     md.drop_all(db)
     md.create_all(db)
+    clear_tombstones(db)
     yield db
     md.drop_all(db)
 

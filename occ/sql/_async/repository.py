@@ -18,6 +18,7 @@ from occ.errors import ConfigurationError
 from occ.sql._binds import AsyncConnection, AsyncEngine, AsyncSession
 from occ.sql._dberrors import aborts_transaction
 from occ.sql._engines import (
+    acreate_tables,
     autocommit_engine,
     driver_sql_allowed,
     session_engine,
@@ -27,8 +28,9 @@ from occ.sql._engines import (
 from occ.sql._fast import raw_runner
 from occ.sql._guard import aborted_by, mark_aborted
 from occ.sql._mapping import EntityMap
-from occ.sql._records import Plan, SQLRecords
+from occ.sql._records import TOMBSTONES, Plan, SQLRecords
 from occ.sql._statements import DriverSQL
+from occ.sql._tombstones import created, ensure
 
 __all__ = ["AsyncRepository", "execute"]
 
@@ -61,6 +63,10 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
             (writes join the caller's transaction; a conflict raises, never retried).
         model: a declarative mapped class (dataclass-mapped or not) or a ``Table``
             (values are then dicts).
+        tombstones: keep the last version of each deleted key (table
+            ``occ_tombstones``, created on first use) so that a key's versions
+            never repeat: a snapshot read before a delete can never apply to a
+            row inserted again under the same key. ``False`` turns that off.
         policy: the conflict resolver; default: the one registered for ``model``
             in :mod:`occ.policies`, else :class:`~occ.resolvers.Raise`.
         retry: attempts and backoff for resolved writes and ``modify``.
@@ -87,6 +93,7 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
         version_column: str = "version",
         version_type: str = "int",
         token_column: str | None = None,
+        tombstones: bool = True,
         on_point: Any = None,
     ) -> None:
         if isinstance(bind, AsyncEngine):
@@ -111,7 +118,7 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
             entity, policy=policy, policy_keys=(model,), retry=retry, on_point=on_point
         )
         self.entity = entity
-        self.records = SQLRecords(entity, engine.dialect)
+        self.records = SQLRecords(entity, engine.dialect, tombstones=tombstones)
         self.bind = bind
         self.engine = engine
         self._caller = bind is not engine
@@ -167,7 +174,20 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
         raw = self.records.driver_sql_only(step)
         return await self._on_engine(self.records.read_plan(step), transaction=False, raw=raw)  # type: ignore[no-any-return]
 
+    async def _tombstones_ready(self) -> None:
+        """Create the tombstone table on first use (see :mod:`occ.sql._tombstones`)."""
+        if not ensure(self.engine, TOMBSTONES):
+            return
+        if self._caller and self.engine.dialect.name == "sqlite":
+            # SQLite: a second connection would wait on the caller's write lock.
+            await acreate_tables(await self._caller_connection(), TOMBSTONES)
+        else:
+            await acreate_tables(self.engine, TOMBSTONES)
+        created(self.engine, TOMBSTONES)
+
     async def _write(self, step: Write) -> Any:
+        if self.records.tombstones is not None and step.action in ("insert", "delete"):
+            await self._tombstones_ready()
         try:
             if self._caller:
                 return await execute(await self._caller_connection(), self.records.write_plan(step))
