@@ -62,7 +62,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def missing_module(exc: BaseException) -> str | None:
-    """The optional module whose absence caused ``exc`` (or what it was raised from), or ``None``."""
+    """The optional module whose absence caused ``exc`` (or what raised it), else ``None``."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ImportError) and seen.name is not None:

@@ -19,7 +19,7 @@ CLIENTS = 8
 
 @pytest.fixture
 async def client(engine: sa.Engine) -> AsyncIterator[httpx.AsyncClient]:
-    metadata, _, _ = make_tables(PREFIX)
+    metadata = make_tables(PREFIX).metadata
     metadata.drop_all(engine)
     app: FastAPI = create_app(engine.url.render_as_string(hide_password=False), prefix=PREFIX)
     transport = httpx.ASGITransport(app=app)
