@@ -86,3 +86,19 @@ def test_routes_without_preconditions_are_left_alone(schema: dict[str, Any]) -> 
     assert header(post, "If-Match") is None
     assert set(post["responses"]) == {"201", "422"}
     assert "headers" not in post["responses"]["201"]
+
+
+async def test_try_it_out_sends_the_declared_header_and_the_write_passes(tmp_path: Any) -> None:
+    """A request built from the schema alone, as Swagger UI builds it, reaches the check."""
+    app: FastAPI = create_app(f"sqlite:///{tmp_path}/try.db")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        put = (await client.get("/openapi.json")).json()["paths"]["/notes/{key}"]["put"]
+        created = await client.post("/notes", json={"title": "t"})
+        declared = {p["name"] for p in put["parameters"] if p["in"] == "header"}
+        headers = dict.fromkeys(declared, created.headers["etag"])
+        tried = await client.put("/notes/1", json={"title": "u"}, headers=headers)
+        assert (tried.status_code, tried.headers["etag"]) == (200, '"2"'), tried.text
+        stale = await client.put("/notes/1", json={"title": "v"}, headers=headers)
+        assert stale.status_code == 412
+    occ.sql.dispose(app.state.engine)
