@@ -138,8 +138,9 @@ def answer(response: Response, result: Versioned[T]) -> T:
     """
     for name, value in outcome_headers(result).items():
         response.headers[name] = value
-    status = outcome_status(result, response.status_code or 200)
-    if status != (response.status_code or 200):
+    success = response.status_code or 200  # FastAPI's injected response: None, the route's
+    status = outcome_status(result, success)
+    if status != success:
         response.status_code = status
     return result.value
 
