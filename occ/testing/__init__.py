@@ -11,6 +11,15 @@
 
 from __future__ import annotations
 
+try:
+    import hypothesis  # noqa: F401  (schedules() and the property helpers need it)
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess without the extra
+    raise ImportError(
+        f"occ.testing needs Hypothesis ({exc.name or 'hypothesis'} is missing), which the "
+        "testing extra installs: pip install 'occ[testing]'",
+        name=exc.name,
+    ) from exc
+
 from occ.testing._async.counter import acounter_workload
 from occ.testing._async.memory import AsyncInMemoryRepository
 from occ.testing._async.runner import ahammer, arun_schedule
