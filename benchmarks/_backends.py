@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
 
-from tests.backends import unreachable
+from occ.testing.databases import unreachable
 
 __all__ = [
     "IN_CI",

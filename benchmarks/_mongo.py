@@ -27,7 +27,7 @@ from typing import Any
 
 from benchmarks._backends import TABLE
 from benchmarks._timing import Measured, interleave, record, timed_round
-from tests.mongo_server import ping
+from occ.testing.databases import unreachable as ping
 
 __all__ = ["run"]
 

@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: SQL engines on every backend."""
+"""Fixtures shared by the whole suite: SQL engines on every backend, Hypothesis profile."""
 
 from __future__ import annotations
 
@@ -10,16 +10,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import occ.policies
 import occ.sql
-from tests.backends import SQL_BACKENDS, Backend, require
+from tests.backends import SQL_BACKENDS, Backend, PrivateDatabases
 
 pytest_plugins = ["tests.mongo_server"]
 
 
+@pytest.fixture(scope="session")
+def private_databases() -> Iterator[PrivateDatabases]:
+    """This run's own database on each SQL server, dropped when the session ends."""
+    databases = PrivateDatabases()
+    yield databases
+    databases.close()
+
+
 @pytest.fixture(params=SQL_BACKENDS, ids=lambda b: b.name)
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
-    """Each SQL backend in turn (SQLite on a fresh file)."""
-    b: Backend = request.param
-    require(b)
+def backend(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    private_databases: PrivateDatabases,
+) -> Backend:
+    """Each SQL backend in turn (SQLite on a fresh file, the servers on this run's database)."""
+    b = private_databases.require(request.param)
     if b.name == "sqlite":
         b = b.sqlite_file(str(tmp_path_factory.mktemp("sqlite")))
     return b
@@ -73,13 +84,12 @@ async def adb(async_engine: AsyncEngine, engine: sa.Engine) -> AsyncEngine:
 
 
 @pytest.fixture
-def pg_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
+def pg_db(private_databases: PrivateDatabases) -> Iterator[sa.Engine]:
     """PostgreSQL alone (for behaviour only PostgreSQL has), tables created."""
     from tests.backends import POSTGRESQL
     from tests.sql.models import create_all
 
-    require(POSTGRESQL)
-    eng = make_engine(POSTGRESQL)
+    eng = make_engine(private_databases.require(POSTGRESQL))
     create_all(eng)
     yield eng
     occ.sql.dispose(eng)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends import IN_CI, unreachable
+from occ.testing.databases import unreachable
+from tests.backends import IN_CI
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 300
