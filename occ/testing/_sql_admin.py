@@ -55,7 +55,7 @@ def _admin_urls(url: str) -> list[sa.URL]:
         # PostgreSQL always connects to a database: the one named, else the maintenance ones.
         names = dict.fromkeys(n for n in (u.database, "postgres", "template1") if n)
         return [u.set(database=n) for n in names]
-    return [u.set(database=None)]
+    return [u._replace(database=None)]  # URL.set(database=None) would keep the database
 
 
 @contextmanager

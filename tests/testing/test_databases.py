@@ -19,7 +19,7 @@ from occ.testing.databases import (
     private_name,
     unreachable,
 )
-from tests.backends import MARIADB, POSTGRESQL, PrivateDatabases
+from tests.backends import MARIADB, POSTGRESQL, Backend, PrivateDatabases
 
 #: a prefix of this module's own: the suite's cleanup (prefix occ_t_) never matches it.
 PREFIX = "occ_tstale_"
@@ -144,3 +144,14 @@ def test_sqlite_private_database_is_a_new_file_removed_at_the_end(tmp_path: Path
 )
 def test_mongodb_private_uri_authenticates_where_the_original_did(uri: str, expected: str) -> None:
     assert _mongo_admin.with_database(uri, "run") == expected
+
+
+@pytest.mark.parametrize("backend", [MARIADB, POSTGRESQL], ids=lambda b: b.name)
+def test_the_database_a_server_url_names_need_not_exist(
+    backend: Backend, private_databases: PrivateDatabases
+) -> None:
+    private_databases.require(backend)
+    missing = _sql_admin.with_database(backend.url, "occ_no_such_database")
+    assert unreachable(missing) is not None
+    with private_database(missing, prefix=PREFIX) as url:
+        assert unreachable(url) is None
