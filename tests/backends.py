@@ -74,8 +74,8 @@ class PrivateDatabases:
         self._stack = ExitStack()
         self._made: dict[str, Backend | DatabaseUnavailableError] = {}
 
-    def require(self, backend: Backend) -> Backend:
-        """``backend`` on this session's private database; skip or fail if there is none."""
+    def get(self, backend: Backend) -> Backend | DatabaseUnavailableError:
+        """``backend`` on this session's private database, or why there is none."""
         if backend.name == "sqlite":
             return backend
         if backend.name not in self._made:
@@ -85,7 +85,11 @@ class PrivateDatabases:
                 self._made[backend.name] = exc
             else:
                 self._made[backend.name] = backend.at(url)
-        made = self._made[backend.name]
+        return self._made[backend.name]
+
+    def require(self, backend: Backend) -> Backend:
+        """``backend`` on this session's private database; skip or fail if there is none."""
+        made = self.get(backend)
         if isinstance(made, DatabaseUnavailableError):
             unavailable(f"{backend.name}: no private database on {made}")
         return made
