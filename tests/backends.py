@@ -13,14 +13,13 @@ the database) fails the run instead of skipping.
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
 
-from occ.testing.databases import DatabaseUnavailableError, private_database
+from occ.testing.databases import DatabaseUnavailableError, PrivateDatabases
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -67,25 +66,20 @@ def unavailable(message: str) -> NoReturn:
     pytest.skip(message)
 
 
-class PrivateDatabases:
+class SuiteDatabases:
     """The session's private database on each server, created the first time it is needed."""
 
-    def __init__(self) -> None:
-        self._stack = ExitStack()
-        self._made: dict[str, Backend | DatabaseUnavailableError] = {}
+    def __init__(self, databases: PrivateDatabases) -> None:
+        self._databases = databases
 
     def get(self, backend: Backend) -> Backend | DatabaseUnavailableError:
         """``backend`` on this session's private database, or why there is none."""
         if backend.name == "sqlite":
             return backend
-        if backend.name not in self._made:
-            try:
-                url = self._stack.enter_context(private_database(backend.url))
-            except DatabaseUnavailableError as exc:
-                self._made[backend.name] = exc
-            else:
-                self._made[backend.name] = backend.at(url)
-        return self._made[backend.name]
+        try:
+            return backend.at(self._databases.url(backend.url))
+        except DatabaseUnavailableError as exc:
+            return exc
 
     def require(self, backend: Backend) -> Backend:
         """``backend`` on this session's private database; skip or fail if there is none."""
@@ -93,7 +87,3 @@ class PrivateDatabases:
         if isinstance(made, DatabaseUnavailableError):
             unavailable(f"{backend.name}: no private database on {made}")
         return made
-
-    def close(self) -> None:
-        """Drop every database this session created."""
-        self._stack.close()

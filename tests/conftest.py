@@ -10,24 +10,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import occ.policies
 import occ.sql
-from tests.backends import SQL_BACKENDS, Backend, PrivateDatabases
+from occ.testing.databases import PrivateDatabases
+from tests.backends import SQL_BACKENDS, Backend, SuiteDatabases
 
 pytest_plugins = ["tests.mongo_server"]
 
 
 @pytest.fixture(scope="session")
-def private_databases() -> Iterator[PrivateDatabases]:
+def private_databases() -> Iterator[SuiteDatabases]:
     """This run's own database on each SQL server, dropped when the session ends."""
-    databases = PrivateDatabases()
-    yield databases
-    databases.close()
+    with PrivateDatabases() as databases:
+        yield SuiteDatabases(databases)
 
 
 @pytest.fixture(params=SQL_BACKENDS, ids=lambda b: b.name)
 def backend(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-    private_databases: PrivateDatabases,
+    private_databases: SuiteDatabases,
 ) -> Backend:
     """Each SQL backend in turn (SQLite on a fresh file, the servers on this run's database)."""
     b = private_databases.require(request.param)
@@ -84,7 +84,7 @@ async def adb(async_engine: AsyncEngine, engine: sa.Engine) -> AsyncEngine:
 
 
 @pytest.fixture
-def pg_db(private_databases: PrivateDatabases) -> Iterator[sa.Engine]:
+def pg_db(private_databases: SuiteDatabases) -> Iterator[sa.Engine]:
     """PostgreSQL alone (for behaviour only PostgreSQL has), tables created."""
     from tests.backends import POSTGRESQL
     from tests.sql.models import create_all

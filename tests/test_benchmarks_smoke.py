@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from occ.testing import _sql_admin
 from occ.testing.databases import DatabaseUnavailableError
-from tests.backends import IN_CI, MARIADB, POSTGRESQL, PrivateDatabases
+from tests.backends import IN_CI, MARIADB, POSTGRESQL, SuiteDatabases
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 300
@@ -47,7 +47,7 @@ DATABASE_LOG = re.compile(r"^(sqlite|mariadb|postgresql) on (\S+)$", re.M)
 
 @pytest.fixture(scope="module")
 def smoke(
-    tmp_path_factory: pytest.TempPathFactory, private_databases: PrivateDatabases
+    tmp_path_factory: pytest.TempPathFactory, private_databases: SuiteDatabases
 ) -> tuple[list[dict[str, object]], set[str]]:
     """Run the smoke benchmark once; its records and the backends that must be in them.
 

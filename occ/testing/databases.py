@@ -30,7 +30,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Protocol
 
 from occ.errors import OCCError
@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_PREFIX",
     "STALE_AFTER",
     "DatabaseUnavailableError",
+    "PrivateDatabases",
     "created_at",
     "drop_stale_databases",
     "private_database",
@@ -202,3 +203,62 @@ def private_database(
         yield admin.with_database(url, name)
     finally:
         admin.drop(url, name)
+
+
+class PrivateDatabases:
+    """Private databases made on demand, one per server URL, all dropped by :meth:`close`.
+
+    A session-scoped fixture holds one, so a run creates a database on a server
+    only if a test needs that server, and once:
+
+    ```text
+    @pytest.fixture(scope="session")
+    def databases():
+        with PrivateDatabases() as made:
+            yield made
+
+    def test_orders(databases):
+        engine = sa.create_engine(databases.url("postgresql+psycopg://app@db/app"))
+    ```
+
+    Args:
+        prefix: the start of every database's name.
+        stale_after: the age after which a database of this prefix is a leftover.
+    """
+
+    def __init__(
+        self, *, prefix: str = DEFAULT_PREFIX, stale_after: dt.timedelta = STALE_AFTER
+    ) -> None:
+        self._prefix = prefix
+        self._stale_after = stale_after
+        self._stack = ExitStack()
+        self._made: dict[str, str | DatabaseUnavailableError] = {}
+
+    def url(self, server: str) -> str:
+        """The URL of this holder's private database on the server of ``server``.
+
+        Raises:
+            DatabaseUnavailableError: it cannot be made (raised again on every
+                later call, without trying again).
+        """
+        if server not in self._made:
+            database = private_database(server, prefix=self._prefix, stale_after=self._stale_after)
+            try:
+                self._made[server] = self._stack.enter_context(database)
+            except DatabaseUnavailableError as exc:
+                self._made[server] = exc
+        made = self._made[server]
+        if isinstance(made, DatabaseUnavailableError):
+            raise DatabaseUnavailableError(made.url, made.reason)
+        return made
+
+    def close(self) -> None:
+        """Drop every database made so far (the last made first)."""
+        self._made.clear()
+        self._stack.close()
+
+    def __enter__(self) -> PrivateDatabases:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

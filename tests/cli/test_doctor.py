@@ -9,7 +9,7 @@ from pathlib import Path
 import pymongo
 import sqlalchemy as sa
 
-from tests.backends import MARIADB, Backend, PrivateDatabases
+from tests.backends import MARIADB, Backend, SuiteDatabases
 from tests.cli.run import assert_one_line_error, console_script, occ
 
 SQL_CHECKS = {
@@ -125,7 +125,7 @@ def test_doctor_bad_urls_are_one_line_and_nonzero(tmp_path: Path) -> None:
 
 
 def test_rowcount_check_fails_when_a_creator_engine_drops_found_rows(
-    private_databases: PrivateDatabases,
+    private_databases: SuiteDatabases,
 ) -> None:
     """A ``creator=`` engine without CLIENT_FOUND_ROWS reports changed rows: doctor fails it."""
     import pymysql

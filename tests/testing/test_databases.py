@@ -13,13 +13,14 @@ import sqlalchemy as sa
 from occ.testing import _mongo_admin, _sql_admin
 from occ.testing.databases import (
     DatabaseUnavailableError,
+    PrivateDatabases,
     created_at,
     drop_stale_databases,
     private_database,
     private_name,
     unreachable,
 )
-from tests.backends import MARIADB, POSTGRESQL, Backend, PrivateDatabases
+from tests.backends import MARIADB, POSTGRESQL, Backend, SuiteDatabases
 
 #: a prefix of this module's own: the suite's cleanup (prefix occ_t_) never matches it.
 PREFIX = "occ_tstale_"
@@ -27,7 +28,7 @@ LONG_AGO = dt.datetime(2000, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
 
 @pytest.fixture(params=["mariadb", "postgresql", "mongodb"])
-def server(request: pytest.FixtureRequest, private_databases: PrivateDatabases) -> str:
+def server(request: pytest.FixtureRequest, private_databases: SuiteDatabases) -> str:
     """A server URL (the database it names is not the point)."""
     if request.param == "mongodb":
         uri: str = request.getfixturevalue("mongodb_uri")
@@ -40,6 +41,12 @@ def server(request: pytest.FixtureRequest, private_databases: PrivateDatabases) 
 def _names(url: str) -> Callable[[], set[str]]:
     admin = _mongo_admin if url.startswith("mongodb") else _sql_admin
     return lambda: set(admin.list_names(url))
+
+
+def _database_of(url: str) -> str:
+    if url.startswith("mongodb"):
+        return str(pymongo.uri_parser.parse_uri(url)["database"])
+    return sa.make_url(url).database or ""
 
 
 def _make(server: str, name: str) -> None:
@@ -148,10 +155,29 @@ def test_mongodb_private_uri_authenticates_where_the_original_did(uri: str, expe
 
 @pytest.mark.parametrize("backend", [MARIADB, POSTGRESQL], ids=lambda b: b.name)
 def test_the_database_a_server_url_names_need_not_exist(
-    backend: Backend, private_databases: PrivateDatabases
+    backend: Backend, private_databases: SuiteDatabases
 ) -> None:
     private_databases.require(backend)
     missing = _sql_admin.with_database(backend.url, "occ_no_such_database")
     assert unreachable(missing) is not None
     with private_database(missing, prefix=PREFIX) as url:
         assert unreachable(url) is None
+
+
+def test_private_databases_make_one_per_server_and_drop_them_all(server: str) -> None:
+    names = _names(server)
+    with PrivateDatabases(prefix=PREFIX) as made:
+        url = made.url(server)
+        assert made.url(server) == url
+        name = _database_of(url)
+        if server.startswith("mongodb"):
+            _make(url, name)
+        assert name in names()
+    assert name not in names()
+
+
+def test_private_databases_report_a_server_that_is_down_every_time() -> None:
+    with PrivateDatabases(prefix=PREFIX) as made:
+        for _ in range(2):
+            with pytest.raises(DatabaseUnavailableError, match=r"127\.0\.0\.1:1"):
+                made.url("postgresql+psycopg://postgres@127.0.0.1:1/x")
