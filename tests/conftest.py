@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import occ.policies
 import occ.sql
 from occ.testing.databases import PrivateDatabases
-from tests.backends import SQL_BACKENDS, Backend, SuiteDatabases
+from tests.backends import IN_CI, SQL_BACKENDS, Backend, SuiteDatabases
 
 pytest_plugins = ["tests.mongo_server"]
+
+# occ's pytest plugin registers its Hypothesis profiles and loads none: this suite opts in.
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "occ-ci" if IN_CI else "occ-dev"))
 
 
 @pytest.fixture(scope="session")

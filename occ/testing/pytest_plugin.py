@@ -1,8 +1,11 @@
 """The ``occ`` pytest plugin: Hypothesis profiles and fixtures for concurrent-writer tests.
 
-Profiles: ``occ-ci`` (selected when ``CI`` is set: few, deadline-free,
-derandomized examples) and ``occ-dev`` (more examples). ``HYPOTHESIS_PROFILE``
-overrides the choice.
+Profiles ``occ-ci`` (25 derandomized examples, no deadline) and ``occ-dev``
+(200 examples, no deadline) are registered when the plugin is imported, and
+never loaded: the plugin changes no setting of the project that installs it.
+A project opts in with ``pytest --hypothesis-profile=occ-ci`` (Hypothesis's
+own option; put it in ``addopts`` to make it the default) or with
+``settings.load_profile("occ-ci")`` in its ``conftest.py``.
 
 Fixtures:
 
@@ -20,7 +23,6 @@ Fixtures:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ DEFAULT_BACKENDS = ("memory", "sqlite")
 
 
 def _register_profiles() -> None:
+    """Make ``occ-ci`` and ``occ-dev`` known to Hypothesis; load neither."""
     try:
         from hypothesis import HealthCheck, settings
     except ImportError:  # hypothesis is the testing extra
@@ -44,8 +47,10 @@ def _register_profiles() -> None:
     settings.register_profile(
         "occ-dev", max_examples=200, deadline=None, suppress_health_check=checks
     )
-    default = "occ-ci" if os.environ.get("CI") else "occ-dev"
-    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", default))
+
+
+# At import, before any conftest.py or ``--hypothesis-profile`` may name them.
+_register_profiles()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,10 +63,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="backend for occ_repository: memory, sqlite or a SQLAlchemy URL (repeatable)",
     )
     parser.addini("occ_backends", "backends for occ_repository", type="linelist", default=[])
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    _register_profiles()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
