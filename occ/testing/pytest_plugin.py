@@ -147,7 +147,9 @@ def occ_repository(
         kwargs.setdefault("on_point", on_point)
         if url is None or _is_mongodb(occ_backend):
             if not isinstance(model, sa.Table):
-                pytest.skip(f"{occ_backend} stores dicts: pass a Table, not a mapped class")
+                pytest.skip(
+                    f"{_backend_id(occ_backend)} stores dicts: pass a Table, not a mapped class"
+                )
             if url is None:
                 from occ.testing._memory_sync import InMemoryRepository
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,8 +23,9 @@ from occ.testing.databases import (
 )
 from tests.backends import MARIADB, POSTGRESQL, Backend, SuiteDatabases
 
-#: a prefix of this module's own: the suite's cleanup (prefix occ_t_) never matches it.
-PREFIX = "occ_tstale_"
+#: a prefix of this run's own: neither the suite's cleanup (prefix occ_t_) nor a
+#: concurrent run of this module ever matches it.
+PREFIX = f"occ_tstale_{secrets.token_hex(3)}_"
 LONG_AGO = dt.datetime(2000, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
 
@@ -62,6 +64,7 @@ def _make(server: str, name: str) -> None:
 def test_private_name_carries_its_creation_time() -> None:
     name = private_name(PREFIX, now=LONG_AGO)
     assert name.startswith(f"{PREFIX}20000102_030405_")
+    assert created_at(name, "occ_tstale_") is None  # another prefix's name is not ours
     assert created_at(name, PREFIX) == LONG_AGO
     assert created_at(name) is None  # not of the default prefix
     assert created_at(f"{PREFIX}20000102_030405", PREFIX) is None  # no random part
