@@ -3,8 +3,9 @@
 [nx-27017](https://pypi.org/project/nx-27017/) is a MongoDB wire-protocol
 server with an in-memory store (``pip install nx-27017``). :func:`emulator`
 starts one on a free loopback port, waits until it answers ``ping`` and stops
-it at the end; :func:`mongo_server` does the same unless ``OCC_MONGODB_URI``
-names a real server, which it then checks and uses as it is.
+it at the end (a killed test run leaves no server behind: it exits when the
+process that started it is gone); :func:`mongo_server` does the same unless
+``OCC_MONGODB_URI`` names a real server, which it then checks and uses as it is.
 
 ```text
 from occ.testing.mongo_server import mongo_server
@@ -46,6 +47,19 @@ __all__ = ["ENV", "MongoServer", "emulator", "mongo_server"]
 ENV = "OCC_MONGODB_URI"
 #: how many times a start is retried when the free port was taken in between.
 _STARTS = 3
+#: runs nx-27017 (whose package has no ``__main__``) and exits when the process that
+#: started it is gone, so a killed test run leaves no server behind.
+_WATCHED = """
+import os, runpy, sys, threading, time
+parent = os.getppid()
+def watch():
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+threading.Thread(target=watch, daemon=True).start()
+sys.argv[0] = "nx_27017"
+runpy.run_module("nx_27017.nx_27017", run_name="__main__", alter_sys=True)
+"""
 
 
 @dataclass(frozen=True)
@@ -86,7 +100,7 @@ def _start(workdir: Path, timeout: float) -> tuple[subprocess.Popen[bytes], str,
     port = _free_port()
     uri = f"mongodb://127.0.0.1:{port}/"
     command = [
-        sys.executable, "-m", "nx_27017.nx_27017", "--db", "memory", "--host", "127.0.0.1",
+        sys.executable, "-c", _WATCHED, "--db", "memory", "--host", "127.0.0.1",
         "--port", str(port), "--log-file", str(workdir / "server.log"),
         "--pid-file", str(workdir / "server.pid"),
     ]  # fmt: skip
@@ -107,6 +121,8 @@ def _start(workdir: Path, timeout: float) -> tuple[subprocess.Popen[bytes], str,
 @contextmanager
 def emulator(*, timeout: float = 30.0, workdir: str | Path | None = None) -> Iterator[MongoServer]:
     """Start ``nx-27017`` (in-memory) on a free loopback port; stop it on exit.
+
+    The server also exits by itself when the process that started it dies.
 
     Args:
         timeout: seconds to wait for the server to answer ``ping``.

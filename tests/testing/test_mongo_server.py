@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import pytest
 
 from occ.testing.databases import DatabaseUnavailableError, unreachable
@@ -31,3 +35,25 @@ def test_a_named_server_that_is_down_is_an_error_not_an_emulator() -> None:
         pass
     assert "127.0.0.1:1" in str(caught.value)
     assert "secret" not in str(caught.value)
+
+
+def test_emulator_stops_when_the_process_that_started_it_is_killed() -> None:
+    code = (
+        "import time\n"
+        "from occ.testing.mongo_server import emulator\n"
+        "with emulator() as server:\n"
+        "    print(server.uri, flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as run:
+        try:
+            assert run.stdout is not None
+            uri = run.stdout.readline().strip()
+            assert unreachable(uri) is None
+        finally:
+            run.kill()  # SIGKILL: no clean-up code of the run gets to stop the emulator
+            run.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while unreachable(uri) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert unreachable(uri) is not None, "the emulator outlived the run that started it"
