@@ -82,6 +82,8 @@ def test_every_public_package_exports_names_it_has() -> None:
         "occ.resolvers",
         "occ.policies",
         "occ.testing",
+        "occ.testing.databases",
+        "occ.testing.mongo_server",
         "occ.conflicts",
         "occ.errors",
     ):
