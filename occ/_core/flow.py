@@ -306,7 +306,7 @@ def write_flow(
         theirs: Stored | None = None
         if not (cfg.joined and outcome.serialization):
             # An aborted transaction cannot read; otherwise one read classifies.
-            theirs = yield Read(key, locking=cfg.joined)
+            theirs = yield Read(key, locking=cfg.joined, primary=True)
             if theirs is None:
                 kind = "deleted"
             elif outcome.serialization and theirs.version != expected:
@@ -379,7 +379,7 @@ def modify_flow(
     missed: tuple[Stored, Mapping[str, Any]] | None = None
     while True:
         attempt += 1
-        current = yield Read(key)
+        current = yield Read(key, primary=missed is not None)
         if missed is not None:
             last, last_changes = missed
             conflict = _conflict(
@@ -442,7 +442,9 @@ def modify_flow(
         missed = (current, changes)
         if cfg.joined:
             # Inside a caller's transaction: classify and raise, never retry.
-            theirs = None if outcome.serialization else (yield Read(key, locking=True))
+            theirs = (
+                None if outcome.serialization else (yield Read(key, locking=True, primary=True))
+            )
             kind: ConflictKind = "serialization" if outcome.serialization else "version"
             conflict = _conflict(
                 cfg,

@@ -85,7 +85,7 @@ def settle(step: Write, entity: str) -> Generator[Step, Any, Applied | Missed]:
     """
     resent = False
     while True:
-        stored = yield Read(step.key)
+        stored = yield Read(step.key, primary=True)
         verdict, why = judge(step, stored)
         if verdict == "applied":
             if stored is None:  # a delete

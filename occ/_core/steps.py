@@ -51,11 +51,15 @@ class Read:
     """Read the current value by key in a fresh transaction; result: ``Stored | None``.
 
     ``locking`` asks for a locking read (``FOR SHARE``) when the read must see
-    the latest committed row inside a caller's transaction.
+    the latest committed row inside a caller's transaction. ``primary``: the
+    read must see the latest committed version (it classifies a conflict, or
+    re-reads after one), so a backend that routes reads to replicas sends it
+    to the primary.
     """
 
     key: Any
     locking: bool = False
+    primary: bool = False
 
 
 @dataclass(frozen=True, slots=True)
