@@ -12,7 +12,7 @@ import occ.policies
 import occ.sql
 from tests.backends import SQL_BACKENDS, Backend, require
 
-pytest_plugins = ["tests.mongo_server"]
+pytest_plugins = ["tests.mongo_server", "tests.faults.plugin"]
 
 
 @pytest.fixture(params=SQL_BACKENDS, ids=lambda b: b.name)
