@@ -13,5 +13,6 @@ Fixtures for both (``proxies``, ``sql_proxy``, ``mariadb_proxy``,
 """
 
 from tests.faults.proxy import MODES, Fault, Proxy, command
+from tests.faults.sessions import SessionKiller, session_id
 
-__all__ = ["MODES", "Fault", "Proxy", "command"]
+__all__ = ["MODES", "Fault", "Proxy", "SessionKiller", "command", "session_id"]

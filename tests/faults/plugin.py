@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from tests.backends import MARIADB, POSTGRESQL, Backend, require
 from tests.faults.proxy import Proxy
+from tests.faults.sessions import SessionKiller
 
 
 class Proxies:
@@ -76,3 +77,11 @@ def postgres_proxy(proxies: Proxies) -> Proxy:
 def mongo_proxy(proxies: Proxies, mongodb_uri: str) -> Proxy:
     """A proxy in front of the test MongoDB server; connect to ``mongo_proxy.url(mongodb_uri)``."""
     return proxies(mongodb_uri)
+
+
+@pytest.fixture
+def session_killer() -> Iterator[SessionKiller]:
+    """Kills the server session of a connection the test opened: ``session_killer.kill(conn)``."""
+    killer = SessionKiller()
+    yield killer
+    killer.close()
