@@ -12,18 +12,23 @@ from __future__ import annotations
 import cProfile
 import datetime as dt
 import pstats
+import threading
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from occ.errors import UnknownOutcomeError
 from occ.testing import (
     ANOMALIES,
     History,
     HistoryAnomalyError,
     State,
+    Workload,
+    Written,
     check_history,
+    hammer,
 )
 from tests.testing.histories import World, worlds
 
@@ -196,6 +201,89 @@ def test_a_timestamp_version_written_by_an_unknown_outcome_is_recognised_by_its_
 
 def test_every_anomaly_kind_is_documented() -> None:
     assert {"duplicate-apply", "phantom-write", "lost-write", "version-gap"} <= set(ANOMALIES)
+
+
+# -- the runner --------------------------------------------------------------
+
+
+class LossyCounter:
+    """A versioned counter in a dict whose replies get lost (the write applying, or not).
+
+    ``fates[n]`` says what happens to the ``n``-th write (from 0): ``lost``
+    (applied, then UnknownOutcomeError), ``dropped`` (not applied,
+    UnknownOutcomeError) or ``twice`` (a buggy retry: applied two times, then
+    reported committed); any other write succeeds.
+    """
+
+    def __init__(self, fates: dict[int, str]) -> None:
+        self.fates = fates
+        self.calls = 0
+        self.tokens: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self.rows: dict[Any, tuple[int, int, str]] = {}
+
+    def write(self, key: Any, token: str) -> Written:
+        with self.lock:
+            version, count, _ = self.rows[key]
+            fate = self.fates.get(self.calls, "ok")
+            self.calls += 1
+            self.tokens[token] = fate
+            if fate == "dropped":
+                raise UnknownOutcomeError("counter", key, version, "request lost")
+            self.rows[key] = (version + 1, count + 1, token)
+            if fate == "lost":
+                raise UnknownOutcomeError("counter", key, version, "reply lost")
+            if fate == "twice":  # the first attempt applied; the retry re-read it and applied again
+                version, count = version + 1, count + 1
+                self.rows[key] = (version + 1, count + 1, token)
+            values = {"count": count + 1, "token": token}
+            return Written(version, version + 1, values, {"count": 1})
+
+    def read(self, key: Any) -> State | None:
+        with self.lock:
+            version, count, token = self.rows[key]
+            return State(version, {"count": count, "token": token})
+
+    def reset(self, key: Any) -> None:
+        with self.lock:
+            self.rows[key] = (1, 0, "")
+
+    def workload(self) -> Workload:
+        return Workload(
+            write=self.write,
+            read=self.read,
+            reset=self.reset,
+            counters=("count",),
+            deltas={"count": 1},
+        )
+
+    def fated(self, fate: str) -> list[str]:
+        return sorted(token for token, f in self.tokens.items() if f == fate)
+
+
+def test_the_runner_records_unknown_outcome_errors_as_unknown_and_the_run_checks_clean() -> None:
+    counter = LossyCounter({3: "lost", 7: "dropped", 11: "lost"})
+    run = hammer(counter.workload(), [1, 2], writers=3, ops=30, seconds=10)
+    assert run.errors == []
+    unknown = [op for op in run.history if op.outcome == "unknown"]
+    assert sorted(op.token for op in unknown) == sorted(
+        counter.fated("lost") + counter.fated("dropped")
+    )
+    assert len(unknown) == 3
+    assert all(op.read_version is not None and op.deltas == {"count": 1} for op in unknown)
+    report = run.check()
+    assert (report.unknown, report.unknown_applied) == (3, 2)
+
+
+def test_a_run_whose_retry_applied_twice_fails_with_duplicate_apply() -> None:
+    counter = LossyCounter({5: "twice"})
+    run = hammer(counter.workload(), [1], writers=2, ops=12, seconds=10)
+    with pytest.raises(HistoryAnomalyError) as info:
+        run.check()
+    assert info.value.kinds == {"duplicate-apply"}
+    (anomaly,) = info.value.report.anomalies
+    assert [anomaly.ops[0].token] == counter.fated("twice")  # named first: its retry read a
+    assert "the most suspect first" in anomaly.message  # version nobody recorded writing
 
 
 def test_the_checker_stays_linear_with_unknown_outcomes_and_a_duplicate() -> None:
