@@ -278,8 +278,8 @@ class _Auditor:
             near = _near_gaps(chain)  # most suspect: next to the version nobody accounts for
             twice.sort(key=lambda op: (op.seq not in near, op.outcome != "unknown", op.seq))
             totals = ", ".join(
-                f"{name} is {rest[name]!r} off its start plus the committed deltas"
-                for name in names
+                f"{name} is its start plus the committed deltas plus {rest[name]!r}"
+                for name in misfits
             )
             which = (
                 "this write"
@@ -287,7 +287,10 @@ class _Auditor:
                 else f"one of these {len(twice)} writes (the most suspect first)"
             )
             self.flag(
-                "duplicate-apply", f"{totals}: that only adds up if {which} applied twice", twice
+                "duplicate-apply",
+                f"{totals}, which the unknown-outcome writes, each applied at most once, "
+                f"cannot make up: it only adds up if {which} applied twice",
+                twice,
             )
             return 1
         for name in misfits:
