@@ -10,6 +10,7 @@ import pymongo
 import pytest
 import sqlalchemy as sa
 from pymongo.errors import ConnectionFailure
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.backends import POSTGRESQL
 from tests.faults import Proxy, command
@@ -119,6 +120,20 @@ def test_a_prepared_postgresql_statement_is_matched_by_the_text_it_was_parsed_wi
     assert proxy.dropped_requests == 1
     assert probe.n() == 8
     engine.dispose()
+
+
+async def test_async_drivers_lose_the_reply_the_same_way(probe: Probe, proxies: Proxies) -> None:
+    proxy = proxies(probe.backend.url)
+    engine = create_async_engine(proxy.url(probe.backend.async_url))
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**AUTOCOMMIT)
+        await conn.execute(sa.text("SELECT 1"))
+        proxy.arm(probe.pattern, "drop_reply")
+        with pytest.raises(sa.exc.OperationalError):
+            await conn.execute(sa.text(f"UPDATE {probe.name} SET n = n + 1 WHERE id = 1"))
+    await engine.dispose()
+    assert proxy.dropped_replies == 1
+    assert probe.n() == 1
 
 
 def _random_run(probe: Probe, proxy: Proxy, statements: int) -> list[bool]:
