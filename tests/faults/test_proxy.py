@@ -64,6 +64,26 @@ def test_dropped_reply_inside_a_transaction_rolls_it_back(probe: Probe, proxies:
     engine.dispose()
 
 
+#: a COMMIT statement alone (bare b"COMMIT" also matches PyMySQL's "SET AUTOCOMMIT = 0"):
+#: MySQL's COM_QUERY byte before it, PostgreSQL's NUL after its simple-query text.
+COMMIT = {"mariadb": b"\x03COMMIT", "postgresql": b"COMMIT\x00"}
+
+
+def test_dropped_reply_to_commit_leaves_the_transaction_committed(
+    probe: Probe, proxies: Proxies
+) -> None:
+    proxy = proxies(probe.backend.url)
+    engine = probe.engine(proxy.url(probe.backend.url))
+    proxy.arm(COMMIT[probe.backend.name], "drop_reply")
+    with engine.connect() as conn:
+        probe.bump(conn)
+        with pytest.raises(sa.exc.OperationalError):
+            conn.commit()
+    assert proxy.dropped_replies == 1
+    assert probe.n() == 1
+    engine.dispose()
+
+
 def test_delay_holds_the_request_once_then_forwards_it(probe: Probe, proxies: Proxies) -> None:
     proxy = proxies(probe.backend.url)
     engine = probe.engine(proxy.url(probe.backend.url))
