@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 
-from tests.backends import MARIADB, POSTGRESQL, Backend, require
+from tests.backends import MARIADB, POSTGRESQL, Backend, SuiteDatabases
 
 #: client-side bounds, so a test never waits on a silent server for long.
 CONNECT_ARGS = {
@@ -48,11 +48,9 @@ class Probe:
 
 
 @pytest.fixture(params=[MARIADB, POSTGRESQL], ids=lambda b: b.name)
-def server(request: pytest.FixtureRequest) -> Backend:
-    """MariaDB, then PostgreSQL."""
-    backend: Backend = request.param
-    require(backend)
-    return backend
+def server(request: pytest.FixtureRequest, private_databases: SuiteDatabases) -> Backend:
+    """MariaDB, then PostgreSQL (this run's private database on each)."""
+    return private_databases.require(request.param)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.backends import MARIADB, POSTGRESQL, Backend, require
+from tests.backends import MARIADB, POSTGRESQL, Backend, SuiteDatabases
 from tests.faults.proxy import Proxy
 from tests.faults.sessions import SessionKiller
 
@@ -60,17 +60,15 @@ def sql_proxy(backend: Backend, proxies: Proxies) -> Proxy:
 
 
 @pytest.fixture
-def mariadb_proxy(proxies: Proxies) -> Proxy:
-    """A proxy in front of the test MariaDB server."""
-    require(MARIADB)
-    return proxies(MARIADB.url)
+def mariadb_proxy(proxies: Proxies, private_databases: SuiteDatabases) -> Proxy:
+    """A proxy in front of the test MariaDB server (this run's private database)."""
+    return proxies(private_databases.require(MARIADB).url)
 
 
 @pytest.fixture
-def postgres_proxy(proxies: Proxies) -> Proxy:
-    """A proxy in front of the test PostgreSQL server."""
-    require(POSTGRESQL)
-    return proxies(POSTGRESQL.url)
+def postgres_proxy(proxies: Proxies, private_databases: SuiteDatabases) -> Proxy:
+    """A proxy in front of the test PostgreSQL server (this run's private database)."""
+    return proxies(private_databases.require(POSTGRESQL).url)
 
 
 @pytest.fixture
