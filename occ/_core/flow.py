@@ -231,10 +231,22 @@ def send(cfg: FlowConfig, step: Write) -> Generator[Step, Any, Applied | Missed]
     return outcome  # type: ignore[no-any-return]
 
 
-def insert_flow(cfg: FlowConfig, key: Any, record: Mapping[str, Any]) -> Flow:
-    """Insert at the initial version; a taken key raises :class:`AlreadyExistsError`."""
+def insert_flow(
+    cfg: FlowConfig, key: Any, record: Mapping[str, Any], *, fresh: bool = False
+) -> Flow:
+    """Insert at the initial version; a taken key raises :class:`AlreadyExistsError`.
+
+    ``fresh``: the key was generated for this insert (no tombstone to look up).
+    """
     step = Write(
-        "insert", key, None, cfg.versions.initial(), record, returning=True, token=new_token()
+        "insert",
+        key,
+        None,
+        cfg.versions.initial(),
+        record,
+        returning=True,
+        token=new_token(),
+        fresh=fresh,
     )
     outcome = yield from send(cfg, step)
     if isinstance(outcome, Missed):
@@ -285,11 +297,19 @@ def write_flow(
         )
         outcome = yield from send(cfg, step)
         if isinstance(outcome, Applied):
-            if attempt == 1 and outcome.based_on == expected:
+            if attempt == 1 and outcome.based_on == expected and not outcome.settled:
                 return outcome  # as the driver reported it: written, at the first attempt
             record = outcome.record
-            if record is None and written_on is not None and action == "update" and attempt > 1:
-                record = {**written_on, **values}
+            if record is None and written_on is not None and action == "update":
+                if attempt > 1 or outcome.settled:
+                    record = {**written_on, **values}
+            if record is None and outcome.settled and returning:
+                # Settled after others wrote, and what this write stored is not known
+                # whole: return what is stored now.
+                now = yield Read(key, primary=True)
+                if now is not None:
+                    record = now.record
+                    outcome = Applied(now.key, now.version, now.record, settled=True)
             return Applied(
                 outcome.key,
                 outcome.version,

@@ -61,8 +61,9 @@ class Codec(Protocol):
         """The version a value carries (``None`` if unset)."""
         ...
 
-    def insert(self, value: Any) -> tuple[Any, dict[str, Any]]:
-        """The key (``None``: the database assigns it) and record to insert ``value`` as."""
+    def insert(self, value: Any) -> tuple[Any, dict[str, Any], bool]:
+        """The key (``None``: the database assigns it), the record to insert ``value`` as,
+        and whether the key was generated for this insert."""
         ...
 
     def to_record(self, value: Any) -> dict[str, Any]:
@@ -181,8 +182,8 @@ class RepositoryCore(Generic[T]):
                 f"this {codec.name} already carries version {version!r}: insert() starts "
                 "at the first version; to change a stored one use update() or save()"
             )
-        key, record = codec.insert(value)
-        return insert_flow(self._config(), key, record)
+        key, record, fresh = codec.insert(value)
+        return insert_flow(self._config(), key, record, fresh=fresh)
 
     def _update_flow(self, key: Any, changes: Any, expected_version: Any, base: Any) -> Flow:
         codec = self.codec

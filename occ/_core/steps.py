@@ -84,6 +84,8 @@ class Write:
     base: Record | None = None
     returning: bool = False
     token: str | None = None
+    #: an insert under a key generated for it: no earlier row can have had the key.
+    fresh: bool = False
 
 
 @dataclass(frozen=True, slots=True)

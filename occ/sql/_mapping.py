@@ -235,14 +235,14 @@ class EntityMap:
             out[name] = field_value
         return out
 
-    def insert(self, value: Any) -> tuple[Any, dict[str, Any]]:
+    def insert(self, value: Any) -> tuple[Any, dict[str, Any], bool]:
         """The key (``None``: the database assigns it) and the record to insert, key included."""
         record = self.insert_record(value)
         key = self.key_of(value)
         if isinstance(key, tuple) and any(part is None for part in key):
             raise ValidationError(f"{self.name}: every part of a composite key is required")
         if key is None:
-            return None, record
+            return None, record, True
         self.check_key(key)
         if key == 0 and self._mysql and self.key_columns[0].autoincrement:
             raise ValidationError(
@@ -250,7 +250,7 @@ class EntityMap:
                 "id instead of 0; use another key or leave it unset"
             )
         keys = dict(zip(self.key_fields, self.key_params(key), strict=True))
-        return key, {**keys, **record}
+        return key, {**keys, **record}, False
 
     def version_of(self, value: Any) -> Any:
         return self._get(value, self.version_field)

@@ -68,10 +68,11 @@ class DictCodec:
     def version_of(self, value: Any) -> Any:
         return value.get(self.version_field)
 
-    def insert(self, value: Any) -> tuple[Any, dict[str, Any]]:
+    def insert(self, value: Any) -> tuple[Any, dict[str, Any], bool]:
         if value.get(self.key) is None:
             raise ValidationError(f"{self.name}: the key field {self.key!r} is required")
-        return self.check_key(value[self.key]), self.check_changes(self.to_record(value))
+        key = self.check_key(value[self.key])
+        return key, self.check_changes(self.to_record(value)), False
 
     def to_record(self, value: Any) -> dict[str, Any]:
         return {k: v for k, v in value.items() if k not in (self.key, self.version_field)}
@@ -105,6 +106,8 @@ class MemoryStore:
     def __init__(self, entity: str) -> None:
         self.entity = entity
         self._rows: dict[Any, tuple[Version, Record]] = {}
+        #: each deleted key's last version: a key inserted again starts past it.
+        self._tombstones: dict[Any, int] = {}
         self._lock = threading.Lock()
 
     def read(self, step: Read) -> Stored | None:
@@ -120,12 +123,14 @@ class MemoryStore:
                     return Missed(duplicate=True)
                 assert step.new_version is not None
                 record = freeze(step.changes)
-                self._rows[step.key] = (step.new_version, record)
-                return Applied(step.key, step.new_version, record)
+                version = self._tombstones.get(step.key, step.new_version - 1) + 1  # type: ignore[operator]
+                self._rows[step.key] = (version, record)
+                return Applied(step.key, version, record)
             if row is None or row[0] != step.expected_version:
                 return Missed()
             if step.action == "delete":
                 del self._rows[step.key]
+                self._tombstones[step.key] = row[0]  # type: ignore[assignment]
                 return Applied(step.key, row[0])
             assert step.new_version is not None
             record = {**row[1], **freeze(step.changes)}
