@@ -108,6 +108,12 @@ class EntityMap:
             *self.fields.values(),
             *((self.token_col,) if self.token_col is not None else ()),
         )
+        #: what a row of the class (or a subclass) meets: its discriminator values, as SQL
+        #: text (prebuilt statements carry no bound values of their own).
+        self.criterion: tuple[Any, ...] = tuple(
+            sa.text(str(c.compile(dialect=dialect, compile_kwargs={"literal_binds": True})))
+            for c in shape.criterion
+        )
         #: every table a read joins (base first).
         self.tables: tuple[sa.Table, ...] = tuple(dict.fromkeys(c.table for c in self.all_columns))
         self._field_names = tuple(self.fields)
@@ -306,11 +312,14 @@ class EntityMap:
             out.update(freeze(stored.record))
             return out
         mapper = self._classes.mapper_of(stored.record)
+        record = stored.record
+        if self._classes.polymorphic:
+            record = self._classes.record_of(dict(record))
         obj = mapper.class_manager.new_instance()
         for name, part in zip(self.key_fields, key_parts, strict=True):
             set_committed_value(obj, name, part)
         set_committed_value(obj, self.version_field, stored.version)
-        for name, field_value in freeze(stored.record).items():
+        for name, field_value in freeze(record).items():
             set_committed_value(obj, name, field_value)
         if mapper.relationships:
             # Detached, as if loaded and then closed: what the row does not hold (its

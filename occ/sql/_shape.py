@@ -287,7 +287,7 @@ class ClassFields:
         """A polymorphic row's fields, cut down to those of the class it is."""
         assert self.shape.discriminator is not None
         names = self._entry(full[self.shape.discriminator])[1]
-        return {name: full[name] for name in names}
+        return {name: full[name] for name in names if name in full}
 
     def tables_of(self, record: Any) -> tuple[sa.Table, ...]:
         """The tables a new row of a record's class spans."""

@@ -142,7 +142,7 @@ class Statements:
                 col == sa.bindparam(bind)
                 for bind, col in zip(self._key_binds, entity.key_columns, strict=True)
             ),
-            *entity.shape.criterion,
+            *entity.criterion,
         )
         #: a Python-side ``onupdate`` (a callable or a value) is evaluated per statement by
         #: SQLAlchemy's execution context: such UPDATEs run as statements, not driver SQL.
