@@ -226,11 +226,11 @@ class _FlushWrite:
             values = dict(applied.record)
         else:
             values = {**changes, **self._evaluated()}
-            # What the database computed (a SQL onupdate, server_onupdate) loads when read.
+            # What the database computed (a SQL onupdate, server_onupdate) loads when read,
+            # expired as SQLAlchemy's own flush does (the object may still be pending).
             fetched = [n for n in fetched_on_update(self.entity.fields) if n not in changes]
-            session = self.state.session
-            if fetched and session is not None:
-                session.expire(self.target, fetched)
+            if fetched:
+                self.state._expire_attributes(self.state.dict, fetched)
         for name, value in values.items():
             set_committed_value(self.target, name, value)
         set_committed_value(self.target, self.entity.version_field, applied.version)
