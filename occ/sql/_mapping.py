@@ -58,8 +58,13 @@ class EntityMap:
             raise ConfigurationError(f"{self.name} has no primary key: occ writes by key")
         self.key_fields: tuple[str, ...] = shape.key_fields
         self.key_columns: tuple[sa.Column[Any], ...] = tuple(pk_columns)
+        own = shape.own or tuple(columns)  # not a subclass's column
         version_field = next(
-            (k for k, c in columns.items() if k == version_column or c.name == version_column),
+            (
+                k
+                for k, c in columns.items()
+                if k in own and (k == version_column or c.name == version_column)
+            ),
             None,
         )
         if version_field is None:

@@ -197,8 +197,9 @@ def _criterion(mapper: Mapper[Any]) -> tuple[Any, ...]:
 
 def _discriminator(mapper: Mapper[Any], name: str) -> str:
     on = mapper.polymorphic_on
-    assert on is not None
     try:
+        if not isinstance(on, sa.Column):
+            raise sa.orm.exc.UnmappedColumnError(str(on))
         return str(mapper.get_property_by_column(on).key)
     except sa.orm.exc.UnmappedColumnError:
         raise ConfigurationError(
