@@ -12,6 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlmodel import Field, SQLModel
 
 import occ.orm
+from tests.sql.models import clear_tombstones
 
 #: DATETIME(6) on MySQL/MariaDB keeps microseconds.
 Stamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
@@ -200,11 +201,12 @@ TABLES: list[Any] = [
 
 
 def create_tables(engine: sa.Engine) -> None:
-    """Drop and create every table of these models."""
+    """Drop and create every table of these models; forget earlier tests' tombstones."""
     Base.metadata.drop_all(engine, tables=TABLES)
     SQLModel.metadata.drop_all(engine, tables=[Note.__table__])  # type: ignore[list-item]
     Base.metadata.create_all(engine, tables=TABLES)
     SQLModel.metadata.create_all(engine, tables=[Note.__table__])  # type: ignore[list-item]
+    clear_tombstones(engine)
 
 
 def row(engine: sa.Engine, table: Any, key: Any) -> dict[str, Any] | None:

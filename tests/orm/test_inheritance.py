@@ -220,3 +220,15 @@ def test_a_row_cannot_change_class_nor_take_a_subclass_column_through_the_base(
     with pytest.raises(occ.ValidationError, match="discriminator"):
         base.save(snap)
     assert row(modes.engine, vehicles, 1)["version"] == 1  # type: ignore[index]
+
+
+def test_a_joined_row_deleted_and_inserted_again_never_repeats_a_version(modes: Modes) -> None:
+    engineers_repo = modes.repo(Engineer)
+    engineers_repo.insert(Engineer(id=1, name="a", language="c"))
+    engineers_repo.update(1, {"language": "go"}, expected_version=1)
+    engineers_repo.delete(1, expected_version=2)
+    again = engineers_repo.insert(Engineer(id=1, name="b", language="zig"))
+    assert again.version > 2
+    with pytest.raises(occ.ConflictError):
+        engineers_repo.update(1, {"language": "stale"}, expected_version=2)
+    assert both(modes, 1)[1]["language"] == "zig"
