@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 from occ.errors import ValidationError
 from occ.orm._flush import run_write
 from occ.orm._registry import (
+    any_versioned,
     checked_entity,
     flow_config,
     options_for,
@@ -61,7 +62,8 @@ def _orm_bulk(state: ORMExecuteState) -> Result[Any] | None:
     rows = state.parameters if isinstance(state.parameters, list) else None
     if state.is_insert:
         _refuse_versions(entity, rows or [state.parameters or {}], "insert()")
-    elif rows:
+    elif rows and all(name in row for row in rows for name in entity.key_fields):
+        # ORM bulk UPDATE by primary key (rows keyed by attribute, the key among them).
         rest = [row for row in rows if entity.version_field not in row]
         if len(rest) < len(rows):
             _write_rows(state, mapper, [row for row in rows if entity.version_field in row])
@@ -81,11 +83,6 @@ def _write_rows(state: ORMExecuteState, mapper: Mapper[Any], rows: list[dict[str
     base, options = versioning(mapper.class_, connection.dialect)
     entity = base.entity
     for row in rows:
-        missing = [name for name in entity.key_fields if row.get(name) is None]
-        if missing:
-            raise ValidationError(
-                f"update({entity.name}) by primary key: a row has no {', '.join(missing)}"
-            )
         parts = tuple(row[name] for name in entity.key_fields)
         key = entity.check_key(parts if len(parts) > 1 else parts[0])
         fields = {k: v for k, v in row.items() if k not in entity.key_fields}
@@ -121,6 +118,8 @@ def _refuse_versions(entity: EntityMap, rows: Any, what: str) -> None:
 
 @event.listens_for(Session, "after_begin")
 def _guard_connection(session: Session, transaction: Any, connection: sa.Connection) -> None:
+    if not any_versioned():
+        return
     _sessions[connection] = weakref.ref(session)
     if not event.contains(connection, "before_execute", _legacy_bulk):
         event.listen(connection, "before_execute", _legacy_bulk)

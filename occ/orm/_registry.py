@@ -205,6 +205,11 @@ def options_for(cls: type) -> Options | None:
     return answer
 
 
+def any_versioned() -> bool:
+    """Whether any mapped class has been opted in (its version column prepared)."""
+    return len(_tables) > 0
+
+
 def versioned_table(table: Any) -> Mapper[Any] | None:
     """The base mapper of the versioned classes whose rows ``table`` holds, if any."""
     return _tables.get(table)
