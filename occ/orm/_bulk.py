@@ -11,8 +11,9 @@
   version column's default); a row that carries another version is refused.
 - ``bulk_update_mappings`` and persistent objects in ``bulk_save_objects`` (the
   legacy bulk API, which fires no ORM event, so nothing could check the
-  versions the rows carry): refused on the session's connection, before any
-  statement runs, naming ``session.execute(update(Model), rows)`` instead.
+  versions the rows carry): refused when its first statement is about to run
+  (a ``before_execute`` listener on connections), naming
+  ``session.execute(update(Model), rows)`` instead.
 """
 
 from __future__ import annotations
@@ -117,14 +118,15 @@ def _refuse_versions(entity: EntityMap, rows: Any, what: str) -> None:
 
 
 @event.listens_for(Session, "after_begin")
-def _guard_connection(session: Session, transaction: Any, connection: sa.Connection) -> None:
-    if not any_versioned():
-        return
-    _sessions[connection] = weakref.ref(session)
-    if not event.contains(connection, "before_execute", _legacy_bulk):
-        event.listen(connection, "before_execute", _legacy_bulk)
+def _session_of(session: Session, transaction: Any, connection: sa.Connection) -> None:
+    """Remember which session a connection serves (to tell its flush from the bulk API)."""
+    if any_versioned():
+        _sessions[connection] = weakref.ref(session)
 
 
+# On every Connection (not on any Engine: an engine with a listener would route occ's
+# unobserved statements through SQLAlchemy again); a cheap type check for all others.
+@event.listens_for(sa.engine.Connection, "before_execute")
 def _legacy_bulk(
     conn: sa.Connection, statement: Any, multiparams: Any, params: Any, options: Any
 ) -> None:
