@@ -42,6 +42,16 @@ class Doc(Base):
     version: Mapped[int | None]
 
 
+@occ.orm.versioned(version_type="timestamp", version_column="changed")
+class Event(Base):
+    """Timestamp versions (microseconds kept on every backend)."""
+
+    __tablename__ = "occ_orm_events"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    what: Mapped[str] = mapped_column(sa.String(50))
+    changed: Mapped[dt.datetime | None] = mapped_column(Stamp)
+
+
 # -- single-table inheritance ---------------------------------------------------------
 
 
@@ -187,6 +197,7 @@ occ.orm.versioned(Note)
 
 TABLES: list[Any] = [
     Doc.__table__,
+    Event.__table__,
     Vehicle.__table__,
     Employee.__table__,
     Engineer.__table__,

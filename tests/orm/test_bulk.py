@@ -20,7 +20,7 @@ from sqlmodel import Session as SQLModelSession
 
 import occ
 from tests.orm.conftest import Modes
-from tests.orm.models import Car, Doc, Engineer, Note, Vehicle, row
+from tests.orm.models import Car, Doc, Engineer, Event, Note, Vehicle, row
 
 docs = Doc.__table__
 
@@ -160,3 +160,19 @@ def test_sqlmodel_bulk_update_is_versioned(tdb: sa.Engine) -> None:
         session.rollback()
     assert row(tdb, Note.__table__, 1)["text"] == "b"  # type: ignore[index]
     assert row(tdb, Note.__table__, 1)["version"] == 2  # type: ignore[index]
+
+
+def test_bulk_writes_of_timestamp_versions_start_and_move_them(modes: Modes) -> None:
+    session = modes.session()
+    session.execute(sa.insert(Event), [{"id": 1, "what": "a"}])
+    session.commit()
+    first = row(modes.engine, Event.__table__, 1)["changed"]  # type: ignore[index]
+    assert first is not None
+    session.execute(sa.update(Event).where(Event.id == 1).values(what="b"))
+    session.commit()
+    second = row(modes.engine, Event.__table__, 1)["changed"]  # type: ignore[index]
+    assert second > first
+    with pytest.raises(occ.ConflictError):
+        modes.repo(Event, version_column="changed", version_type="timestamp").update(
+            1, {"what": "stale"}, expected_version=first
+        )

@@ -87,10 +87,12 @@ def test_joined_subclass_update_and_delete(modes: Modes) -> None:
     add(modes, Engineer(id=1, name="ada", language="c"))
     session = modes.session()
     engineer = session.get(Engineer, 1)
-    engineer.language = "python"
+    engineer.language = "python"  # the subclass table only: the base row is written too
     session.commit()
     assert engineer.version == 2
     assert both(modes, 1)[1]["language"] == "python"
+    assert engineer.updated_at is not None  # the base table's onupdate, evaluated
+    assert engineer.updated_at == both(modes, 1)[0]["updated_at"]
     stale = modes.session()
     old = stale.get(Engineer, 1)
     engineer.name = "ada l."
