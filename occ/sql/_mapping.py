@@ -122,11 +122,9 @@ class EntityMap:
         #: every table a read joins (base first).
         self.tables: tuple[sa.Table, ...] = tuple(dict.fromkeys(c.table for c in self.all_columns))
         self._field_names = tuple(self.fields)
-        #: the fields of the model's own class (without its subclasses').
-        self._own = (
-            tuple(n for n in shape.own if n in self.fields) if shape.own else self._field_names
-        )
         self._classes = ClassFields(shape, self._field_names)
+        #: the fields of the model's own class (without its subclasses').
+        self._own = self._classes.own
         #: the attribute naming a row's class (single-table inheritance), never written by occ.
         self._discriminator = discriminator_field(shape)
         #: every name a dict value may hold.

@@ -12,9 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 import occ
 import occ.orm
+import occ.sql
 from tests.orm.conftest import Modes
 from tests.orm.models import Bike, Car, Circle, Employee, Engineer, Manager, Shape, Vehicle, row
 
@@ -234,3 +237,22 @@ def test_a_joined_row_deleted_and_inserted_again_never_repeats_a_version(modes: 
     with pytest.raises(occ.ConflictError):
         engineers_repo.update(1, {"language": "stale"}, expected_version=2)
     assert both(modes, 1)[1]["language"] == "zig"
+
+
+def test_base_repository_in_a_caller_transaction_reads_the_conflict_locked(
+    tdb: sa.Engine,
+) -> None:
+    """Inside a caller's transaction a conflict is classified by a locking read of the base
+    table (outer-joined subclass tables are read, not locked)."""
+    with Session(tdb) as session:
+        session.add(Engineer(id=1, name="eng", language="c"))
+        session.commit()
+        staff = occ.sql.Repository(session, Employee)
+        staff.update(1, {"name": "first"}, expected_version=1)
+        with pytest.raises(occ.ConflictError) as info:
+            staff.update(1, {"name": "stale"}, expected_version=1)
+        session.rollback()
+    theirs = info.value.conflict.theirs
+    assert theirs is not None
+    assert (theirs["name"], theirs["language"]) == ("first", "c")  # read as an Engineer
+    assert row(tdb, employees, 1)["name"] == "eng"  # type: ignore[index]
