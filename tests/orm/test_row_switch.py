@@ -11,7 +11,7 @@ import pytest
 
 import occ
 from tests.orm.conftest import Modes
-from tests.orm.models import Account, Doc, Profile, row
+from tests.orm.models import Account, Doc, Note, Profile, row
 
 docs = Doc.__table__
 
@@ -77,3 +77,23 @@ def test_replacing_a_one_to_one_child_keyed_by_its_parent_is_checked(modes: Mode
     stored = row(modes.engine, Profile.__table__, 1)
     assert stored is not None
     assert (stored["bio"], stored["version"]) == ("current", 3)
+
+
+def test_sqlmodel_row_switch_is_checked(modes: Modes) -> None:
+    session = modes.session()
+    session.add(Note(id=1, text="first"))
+    session.commit()
+    old = session.get(Note, 1)
+    other = modes.session()
+    theirs = other.get(Note, 1)
+    theirs.text = "theirs"
+    other.add(theirs)
+    other.commit()
+    session.delete(old)
+    session.add(Note(id=1, text="mine"))
+    with pytest.raises(occ.ConflictError):
+        session.commit()
+    session.rollback()
+    stored = row(modes.engine, Note.__table__, 1)
+    assert stored is not None
+    assert (stored["text"], stored["version"]) == ("theirs", 2)
