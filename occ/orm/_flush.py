@@ -314,7 +314,8 @@ def _row_switch(mapper: Mapper[Any], connection: sa.Connection, target: Any, old
     write = _FlushWrite(mapper, connection, target)
     old_state: InstanceState[Any] = sa.inspect(old)
     changes, base = write.changes_and_base(base_state=old_state)
-    if write.state.attrs[write.entity.version_field].history.added:
+    carried = write.state.attrs[write.entity.version_field].history.added
+    if carried and carried[0] is not None:
         expected, _ = write.expected()
     else:
         expected, _ = write.expected(old_state)

@@ -97,3 +97,11 @@ def test_sqlmodel_row_switch_is_checked(modes: Modes) -> None:
     stored = row(modes.engine, Note.__table__, 1)
     assert stored is not None
     assert (stored["text"], stored["version"]) == ("theirs", 2)
+
+    current = modes.session()
+    current.delete(current.get(Note, 1))
+    current.add(Note(id=1, text="replaced"))  # its version field defaults to None
+    current.commit()
+    stored = row(modes.engine, Note.__table__, 1)
+    assert stored is not None
+    assert (stored["text"], stored["version"]) == ("replaced", 3)
