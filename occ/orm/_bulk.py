@@ -65,12 +65,17 @@ def _orm_bulk(state: ORMExecuteState) -> Result[Any] | None:
         _refuse_versions(entity, rows or [state.parameters or {}], "insert()")
     elif rows and all(name in row for row in rows for name in entity.key_fields):
         # ORM bulk UPDATE by primary key (rows keyed by attribute, the key among them).
-        rest = [row for row in rows if entity.version_field not in row]
-        if len(rest) < len(rows):
-            _write_rows(state, mapper, [row for row in rows if entity.version_field in row])
+        # A row whose version is None carries none: the column's onupdate moves it.
+        field = entity.version_field
+        carrying = [row for row in rows if row.get(field) is not None]
+        rest = [
+            {k: v for k, v in row.items() if k != field} for row in rows if row.get(field) is None
+        ]
+        if carrying:
+            _write_rows(state, mapper, carrying)
             if not rest:
                 return IteratorResult(SimpleResultMetaData([]), iter([]))
-            state.parameters = rest
+        state.parameters = rest
     token = _OCC_BULK.set(True)
     try:
         return state.invoke_statement()

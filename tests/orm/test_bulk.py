@@ -42,7 +42,7 @@ def test_bulk_update_by_primary_key_checks_rows_that_carry_a_version(modes: Mode
     session = modes.session()
     session.execute(
         sa.update(Doc),
-        [{"id": 1, "title": "a2", "version": 1}, {"id": 2, "title": "b2"}],
+        [{"id": 1, "title": "a2", "version": 1}, {"id": 2, "title": "b2", "version": None}],
     )
     session.commit()
     assert stored(modes) == [(1, "a2", 2), (2, "b2", 2)]
