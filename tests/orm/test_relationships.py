@@ -87,3 +87,14 @@ def test_a_locking_reload_keeps_the_stale_version_and_the_flush_refuses(modes: M
     mine.title = "mine"
     session.commit()
     assert row(modes.engine, Doc.__table__, 1)["version"] == 3  # type: ignore[index]
+
+
+def test_adding_a_child_does_not_move_the_parents_version(modes: Modes) -> None:
+    """Only the rows a flush writes move on: a child's foreign key is not its parent's row."""
+    add_account(modes)
+    session = modes.session()
+    account = session.get(Account, 1, options=[sa.orm.selectinload(Account.entries)])
+    account.entries.append(Entry(id=3, amount=1))
+    session.commit()
+    assert row(modes.engine, Account.__table__, 1)["version"] == 1  # type: ignore[index]
+    assert row(modes.engine, Entry.__table__, 3)["account_id"] == 1  # type: ignore[index]
