@@ -25,6 +25,11 @@ same transaction, then lets SQLAlchemy delete the row it has locked. Subclasses
 (single-table and joined-table inheritance), column ``onupdate`` and
 ``server_onupdate`` values, row switches, ``post_update`` relationships and
 bulk writes are covered too: see the adoption guide.
+
+Importing ``occ.orm`` installs its hooks once, for every mapper and session
+(flush events, ``before_flush``, ``do_orm_execute``, ``after_begin``) and
+connection (``before_execute``, to refuse the legacy bulk API on versioned
+classes); each returns at once for a class that is not versioned.
 """
 
 from __future__ import annotations
