@@ -16,6 +16,7 @@ from sqlalchemy.engine import Dialect
 from occ._core.steps import Applied, Lost, Missed, Read, Stored, Write
 from occ.sql._commutative import commutative_plan
 from occ.sql._dberrors import is_duplicate_key, is_serialization_failure
+from occ.sql._joined import joined_write_plan
 from occ.sql._mapping import EntityMap
 from occ.sql._statements import DriverSQL, Statements
 from occ.sql._tombstones import Tombstones, tombstone_table
@@ -48,7 +49,10 @@ class SQLRecords:
 
     def needs_transaction(self, step: Write) -> bool:
         """Whether the step's plan has several statements, which run in one transaction:
-        MySQL/MariaDB's update + read (no UPDATE ... RETURNING), a delete + its tombstone."""
+        MySQL/MariaDB's update + read (no UPDATE ... RETURNING), a delete + its tombstone,
+        any write of a class spread over joined tables."""
+        if self.entity.joined:
+            return True
         if step.action == "delete":
             return self.tombstones is not None and not self._delete_cte
         return (
@@ -61,6 +65,8 @@ class SQLRecords:
         """Whether every statement of the step's plan is prebuilt driver SQL."""
         if isinstance(step, Read):
             return type(self.statements.read()) is DriverSQL
+        if self.entity.joined or (step.action == "update" and self.statements.evaluates_onupdate):
+            return False
         if step.action == "delete":
             return self.tombstones is None
         return step.action == "update" and not step.returning
@@ -78,6 +84,9 @@ class SQLRecords:
         entity = self.entity
         if step.action == "commute":
             return (yield from commutative_plan(st, step))
+        if entity.joined:
+            first = None if self.tombstones is None else self._first
+            return (yield from joined_write_plan(st, step, self.tombstones, first))
         if step.action == "insert":
             return (yield from self._insert_plan(step))
         assert step.expected_version is not None
