@@ -13,17 +13,25 @@ Importing this package imports no database driver.
 
 from __future__ import annotations
 
+from occ.conflicts._archive import ArchivedEnum
 from occ.conflicts._delivery import ConflictArchive, Sink
-from occ.conflicts._records import ConflictEvent, Status, StoredConflict
+from occ.conflicts._query import Filter, parse_age
+from occ.conflicts._records import ArchiveError, ConflictEvent, Status, StoredConflict
+from occ.conflicts._settle import StaleResolutionError
 from occ.conflicts.sinks import CallbackSink, LoggingSink, MetricsSink
 
 __all__ = [
+    "ArchiveError",
+    "ArchivedEnum",
     "CallbackSink",
     "ConflictArchive",
     "ConflictEvent",
+    "Filter",
     "LoggingSink",
     "MetricsSink",
     "Sink",
+    "StaleResolutionError",
     "Status",
     "StoredConflict",
+    "parse_age",
 ]
