@@ -99,9 +99,12 @@ class StoreBase(ABC):
 
         Raises:
             NotFoundError: none does.
-            ValidationError: ``prefix`` is not hex, or several ids start with it.
+            ValidationError: several ids start with it.
         """
-        text = check_prefix(prefix)
+        try:
+            text = check_prefix(prefix)
+        except ValidationError:  # no id holds anything but hex digits
+            raise NotFoundError("conflict", prefix, f"no conflict with id {prefix!r}") from None
         ids = [text] if len(text) == 32 else self._ids_with_prefix(text, 6)
         if len(ids) > 1:
             shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
