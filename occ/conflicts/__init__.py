@@ -3,7 +3,9 @@
 - :class:`ConflictEvent`: what a sink receives; :class:`StoredConflict`: what a
   store returns.
 - Sinks: :class:`LoggingSink`, :class:`CallbackSink`, :class:`MetricsSink`
-  (OpenTelemetry, optional), or any callable of a :class:`ConflictEvent`.
+  (OpenTelemetry, optional), :class:`WebhookSink` and :class:`EmailSink`
+  (rate limited, digests, links to the review app), or any callable of a
+  :class:`ConflictEvent`.
 - Stores: :class:`occ.conflicts.sql.ConflictStore` /
   :class:`~occ.conflicts.sql.AsyncConflictStore` (a SQL table) and the
   MongoDB collection store in :mod:`occ.conflicts.mongo`.
@@ -18,7 +20,9 @@ from occ.conflicts._delivery import ConflictArchive, Sink
 from occ.conflicts._query import Filter, parse_age
 from occ.conflicts._records import ArchiveError, ConflictEvent, Status, StoredConflict
 from occ.conflicts._settle import StaleResolutionError
+from occ.conflicts.mail import EmailSink
 from occ.conflicts.sinks import CallbackSink, LoggingSink, MetricsSink
+from occ.conflicts.webhook import WebhookSink
 
 __all__ = [
     "ArchiveError",
@@ -26,6 +30,7 @@ __all__ = [
     "CallbackSink",
     "ConflictArchive",
     "ConflictEvent",
+    "EmailSink",
     "Filter",
     "LoggingSink",
     "MetricsSink",
@@ -33,5 +38,6 @@ __all__ = [
     "StaleResolutionError",
     "Status",
     "StoredConflict",
+    "WebhookSink",
     "parse_age",
 ]
