@@ -75,7 +75,6 @@ class ReflectedRepository:
         self.repository = repository
         self.engine = engine
         self.table = table
-        self._raw: dict[str, Any] | None = None
 
     def find(self, key: Any) -> Any:
         """The stored value under ``key``, or ``None``."""
@@ -89,15 +88,15 @@ class ReflectedRepository:
         Raises:
             CliError: a value has no form its column is known to hold (nothing written).
         """
-        self._raw = None  # read afresh: an earlier resolution may have changed the row
         theirs = dict(base or {})
+        raw: dict[str, Any] = {}  # the row's text columns, read once per write, when needed
         written = {
-            name: self._form(key, name, value, theirs.get(name, _MISSING))
+            name: self._form(key, name, value, theirs.get(name, _MISSING), raw)
             for name, value in changes.items()
         }
         return self.repository.update(key, written, expected_version=expected_version, base=base)
 
-    def _form(self, key: Any, name: str, value: Any, theirs: Any) -> Any:
+    def _form(self, key: Any, name: str, value: Any, theirs: Any, raw: dict[str, Any]) -> Any:
         column = self.table.c[name]
         kind = column.type
         if value is None:
@@ -110,14 +109,16 @@ class ReflectedRepository:
             return _label(column, value, list(kind.enums))
         expected = _python_type(kind)
         if expected is str:
-            return self._text(key, column, value, theirs)
+            return self._text(key, column, value, theirs, raw)
         if expected is not None and _fits(value, expected):
             return value
         raise _refused(column, value, f"the column holds {getattr(expected, '__name__', kind)}")
 
-    def _text(self, key: Any, column: sa.Column[Any], value: Any, theirs: Any) -> Any:
+    def _text(
+        self, key: Any, column: sa.Column[Any], value: Any, theirs: Any, row: dict[str, Any]
+    ) -> Any:
         """``value`` in the form that turns archived ``theirs`` into the text stored now."""
-        raw = self._raw_value(key, column.name)
+        raw = self._raw_value(key, column.name, row)
         if raw is None and theirs in (None, _MISSING):
             forms = {"plain"}  # nothing stored to learn from: the column's own type says text
         else:
@@ -131,16 +132,17 @@ class ReflectedRepository:
             column, value, "reflection cannot tell how this text column holds it (pass --model)"
         )
 
-    def _raw_value(self, key: Any, name: str) -> Any:
-        if self._raw is None:
+    def _raw_value(self, key: Any, name: str, row: dict[str, Any]) -> Any:
+        if not row:
             t = self.table
             parts = key if isinstance(key, tuple) else (key,)
             where = [c == v for c, v in zip(t.primary_key.columns, parts, strict=True)]
             text_columns = [c for c in t.columns if _python_type(c.type) is str]
             with self.engine.connect() as conn:
-                row = conn.execute(sa.select(*text_columns).where(*where)).mappings().first()
-            self._raw = dict(row) if row is not None else {}
-        return self._raw.get(name)
+                found = conn.execute(sa.select(*text_columns).where(*where)).mappings().first()
+            row.update(found or {})
+            row.setdefault("\x00read", True)
+        return row.get(name)
 
 
 _MISSING: Any = object()
