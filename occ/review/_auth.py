@@ -38,7 +38,8 @@ __all__ = [
 CSRF_COOKIE = "occ_review_csrf"
 SESSION_COOKIE = "occ_review_session"
 
-#: sent with every page: no framing, no third-party anything, nothing cached or referred.
+#: sent with every page: no framing, no third-party anything, nothing cached, no referrer
+#: sent elsewhere (same-origin, not no-referrer: Chromium then posts forms with Origin: null).
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
@@ -46,7 +47,7 @@ SECURITY_HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
