@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import occ.sql
@@ -235,3 +236,40 @@ async def test_purge_deletes_only_resolved_conflicts_older_than_asked(app: App) 
         )
     assert "Deleted 1" in purged.text
     assert [r.id for r in app.store.list()] == [open_]
+
+
+async def test_an_async_store_and_repository_work_the_same(tmp_path: Path) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from occ import resolvers
+    from occ.conflicts.sql import AsyncConflictStore
+    from occ.review import Reviewer, review_app
+    from tests.conflicts.reviewapp import ACCOUNT, SECRET
+
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'async.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(ACCOUNT.create)
+    store = AsyncConflictStore(engine)
+    await store.create()
+    policy = resolvers.Alert(store, then=resolvers.Discard())
+    accounts = occ.sql.AsyncRepository(engine, ACCOUNT, policy=policy)
+    await accounts.insert({"id": 1, "owner": "ada", "balance": 1})
+    await accounts.update(1, {"balance": 2}, expected_version=1)
+    await accounts.update(1, {"owner": "bob"}, expected_version=1)
+    (pending,) = await store.list()
+    asgi = review_app(
+        store,
+        {"account": occ.sql.AsyncRepository(engine, ACCOUNT)},
+        authenticate=lambda request: Reviewer("ann"),
+        secret=SECRET,
+    )
+    transport = httpx.ASGITransport(app=asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        shown = await http.get(f"/c/{pending.id}")
+        data = {"csrf": csrf(shown.text), "take": "mine", "expected": expected(shown.text)}
+        done = await http.post(f"/c/{pending.id}/resolve", data=data)
+    assert done.status_code == 303
+    stored = await accounts.get(1)
+    assert (stored.value["owner"], stored.value["balance"], stored.version) == ("bob", 2, 3)
+    assert (await store.get(pending.id)).resolved_by == "ann"
+    await occ.sql.adispose(engine)
