@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import occ
+import occ.sql
 from occ import Conflict
 from occ.conflicts import ArchiveError
 from occ.conflicts._archive import ArchivedEnum, Unarchivable, dumps, loads
@@ -152,3 +154,47 @@ def test_times_keep_their_zone_and_fold() -> None:
     back = loads(dumps(value))
     assert same(back, value)
     assert back.utcoffset() == dt.timedelta(hours=1)
+
+
+class Opaque:
+    """A value only pickle can keep (a ``PickleType`` column holds it)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Opaque) and other.n == self.n
+
+    def __hash__(self) -> int:
+        return self.n
+
+
+def test_a_write_whose_conflict_cannot_be_archived_fails_whole_and_writes_nothing(
+    tmp_path: Any,
+) -> None:
+    from occ import resolvers
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'pickles.db'}")
+    table = sa.Table(
+        "jar",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("thing", sa.PickleType),
+        sa.Column("version", sa.Integer),
+    )
+    table.create(engine)
+    store = ConflictStore(engine)
+    store.create()
+    repo = occ.sql.Repository(
+        engine, table, policy=resolvers.Alert(store, then=resolvers.Overwrite())
+    )
+    repo.insert({"id": 1, "thing": Opaque(1)})
+    repo.update(1, {"thing": Opaque(2)}, expected_version=1)
+    with pytest.raises(ArchiveError) as info:
+        repo.update(1, {"thing": Opaque(3)}, expected_version=1)
+    assert isinstance(info.value, occ.ConflictError)
+    assert info.value.conflict.changes == {"thing": Opaque(3)}  # the conflict is not lost
+    stored = repo.get(1)
+    assert (stored.value["thing"], stored.version) == (Opaque(2), 2)  # nothing overwritten
+    assert store.count() == 0
+    occ.sql.dispose(engine)
