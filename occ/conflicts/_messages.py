@@ -44,8 +44,9 @@ def subject(batch: Batch, prefix: str = "[occ]") -> str:
         c = batch.events[0].conflict
         return f"{prefix} conflict on {c.entity} {_key(batch.events[0])}"
     by_entity = Counter(e.conflict.entity for e in batch.events)
-    entities = ", ".join(f"{name}: {n}" for name, n in by_entity.most_common(3))
-    return f"{prefix} {batch.total} conflicts ({entities}{', ...' if len(by_entity) > 3 else ''})"
+    names = [name for name, _ in by_entity.most_common(3)]
+    more = ", ..." if len(by_entity) > 3 or batch.more else ""
+    return f"{prefix} {batch.total} conflicts on {', '.join(names)}{more}"
 
 
 def text(batch: Batch, review_url: str | None) -> str:
