@@ -1,40 +1,45 @@
 """Where the benchmark databases are, the table every SQL system writes, and engines.
 
-MariaDB and PostgreSQL default to the local ``occ_bench`` databases and follow
-``OCC_MYSQL_URL`` / ``OCC_POSTGRES_URL`` when set (the same variables as the
-test suite). With ``CI`` set, an unreachable database is an error, not a skip.
+MariaDB and PostgreSQL are the local servers unless ``OCC_MYSQL_URL`` /
+``OCC_POSTGRES_URL`` name others (the same variables as the test suite). On
+each server the run creates a database of its own, ``occ_bench_<UTC
+time>_<random>``, and drops it at the end (:func:`private`); SQLite runs on a
+new temporary file. With ``CI`` set, a database that cannot be made is an
+error, not a skip.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
 
-from tests.backends import unreachable
+from occ.testing.databases import private_database
 
 __all__ = [
     "IN_CI",
+    "PREFIX",
     "SQL_BACKENDS",
     "TABLE",
     "OrmItem",
     "SQLBackend",
-    "drop_table",
     "item_table",
     "make_engine",
+    "private",
     "reset_rows",
-    "unreachable",
 ]
 
 IN_CI = bool(os.environ.get("CI"))
 
-#: the table (and Mongo collection) the benchmark owns: it drops and recreates it.
-#: The smoke test sets a name of its own, so it never touches a full run's table.
-TABLE = os.environ.get("OCC_BENCH_TABLE", "occ_bench_item")
+#: the table (and Mongo collection) every system writes, in the run's own database.
+TABLE = "occ_bench_item"
+#: the start of the name of each database a run creates.
+PREFIX = "occ_bench_"
 
 metadata = sa.MetaData()
 
@@ -82,29 +87,39 @@ class SQLBackend:
         return self.name == "sqlite_memory"
 
 
-def _sqlite_file_url() -> str:
-    directory = tempfile.mkdtemp(prefix="occ-bench-")
-    return f"sqlite:///{os.path.join(directory, 'bench.sqlite3')}"
-
-
 def sql_backends() -> tuple[SQLBackend, ...]:
-    """Every SQL backend, in the order they run."""
+    """Every SQL backend, in the order they run, each naming its server (see :func:`private`)."""
     return (
         SQLBackend("sqlite_memory", "sqlite://", row_locks=False),
-        SQLBackend("sqlite", _sqlite_file_url(), row_locks=False),
+        SQLBackend("sqlite", "sqlite:///bench.sqlite3", row_locks=False),
         SQLBackend(
             "mariadb",
-            os.environ.get("OCC_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/occ_bench"),
+            os.environ.get("OCC_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306"),
             row_locks=True,
         ),
         SQLBackend(
             "postgresql",
             os.environ.get(
-                "OCC_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/occ_bench"
+                "OCC_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
             ),
             row_locks=True,
         ),
     )
+
+
+@contextmanager
+def private(backend: SQLBackend) -> Iterator[SQLBackend]:
+    """``backend`` on a database of this run's own, dropped on exit (``:memory:`` as it is).
+
+    Raises:
+        occ.testing.databases.DatabaseUnavailableError: the server cannot be reached
+            or refuses to create the database.
+    """
+    if backend.memory:
+        yield backend
+        return
+    with private_database(backend.url, prefix=PREFIX) as url:
+        yield replace(backend, url=url)
 
 
 SQL_BACKENDS = tuple(b.name for b in sql_backends())
@@ -118,11 +133,6 @@ def make_engine(backend: SQLBackend, *, writers: int = 1) -> sa.Engine:
     if backend.name == "sqlite":
         return sa.create_engine(backend.url, connect_args={"timeout": 30})
     return sa.create_engine(backend.url, pool_size=max(5, writers + 2), max_overflow=4)
-
-
-def drop_table(engine: sa.Engine) -> None:
-    """Drop the benchmark's table (after a smoke run)."""
-    metadata.drop_all(engine)
 
 
 def reset_rows(engine: sa.Engine, first: int, count: int, *, create: bool = False) -> None:

@@ -1,9 +1,10 @@
 """MongoDB systems: ``occ.mongo``, raw PyMongo, and Beanie with ``use_revision``.
 
 The server is ``OCC_MONGODB_URI`` when set; otherwise an ``nx-27017``
-wire-protocol emulator started here on a free port (in-memory store) and
-stopped at the end. Round trips are commands counted by a PyMongo
-``CommandListener``.
+wire-protocol emulator started on a free port (in-memory store) and stopped
+at the end (:mod:`occ.testing.mongo_server`). The run writes to a database of
+its own, ``occ_bench_<UTC time>_<random>``, dropped at the end. Round trips
+are commands counted by a PyMongo ``CommandListener``.
 
 Beanie's revision check cannot run on the emulator (it reads Beanie's UUID
 revision back as bytes, so every revision compare fails): there Beanie is
@@ -16,69 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from benchmarks._backends import TABLE
+from benchmarks._backends import PREFIX, TABLE
 from benchmarks._timing import Measured, interleave, record, timed_round
-from tests.mongo_server import ping
+from occ.testing.databases import DatabaseUnavailableError, private_database
+from occ.testing.mongo_server import mongo_server
 
 __all__ = ["run"]
 
 ROWS_NOTE = "not measurable on the nx-27017 emulator"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def server() -> Iterator[tuple[str | None, str | None, bool]]:
-    """``(uri, why-not, emulated)``: the configured server, or an emulator started here."""
-    external = os.environ.get("OCC_MONGODB_URI")
-    if external:
-        yield external, ping(external), False
-        return
-    try:
-        import nx_27017  # noqa: F401
-    except ImportError:
-        yield None, "nx-27017 is not installed", True
-        return
-    workdir = tempfile.mkdtemp(prefix="occ-bench-nx-")
-    port = _free_port()
-    uri = f"mongodb://127.0.0.1:{port}/"
-    command = [
-        sys.executable, "-m", "nx_27017.nx_27017", "--db", "memory", "--host", "127.0.0.1",
-        "--port", str(port), "--log-file", os.path.join(workdir, "server.log"),
-        "--pid-file", os.path.join(workdir, "server.pid"),
-    ]  # fmt: skip
-    with open(os.path.join(workdir, "server.out"), "wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
-    try:
-        why: str | None = "not started"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and proc.poll() is None:
-            why = ping(uri)
-            if why is None:
-                break
-            time.sleep(0.1)
-        yield (uri if why is None else None), why, True
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def _listener() -> Any:
@@ -185,7 +135,7 @@ def _run_systems(
 
     counter = _listener()
     client: Any = pymongo.MongoClient(uri, event_listeners=[counter])
-    db = client["occ_bench"]
+    db = client.get_default_database()
     coll = db[TABLE]
     systems: dict[str, Any] = {}
     classes: tuple[type[OccMongo] | type[RawPyMongo], ...] = (OccMongo, RawPyMongo)
@@ -224,8 +174,6 @@ def _run_systems(
                 )
             out.append(_beanie(uri, workload, settings, emulated))
     finally:
-        if settings.mode == "smoke":
-            db.drop_collection(TABLE)
         client.close()
     return out
 
@@ -285,7 +233,7 @@ async def _beanie_rounds(uri: str, workload: str, settings: Any) -> tuple[Measur
     counter = _listener()
     client: Any = AsyncMongoClient(uri, event_listeners=[counter])
     try:
-        await init_beanie(database=client["occ_bench"], document_models=[BeanieItem])
+        await init_beanie(database=client.get_default_database(), document_models=[BeanieItem])
         await BeanieItem.get_pymongo_collection().delete_many({})
         docs = [BeanieItem(id=i, name="x", qty=0, note="") for i in range(settings.rows)]
         for doc in docs:
@@ -327,8 +275,6 @@ async def _beanie_rounds(uri: str, workload: str, settings: Any) -> tuple[Measur
         counter.active = False
         return measured, counter.count / settings.count_ops
     finally:
-        if settings.mode == "smoke":
-            await BeanieItem.get_pymongo_collection().drop()
         await client.close()
 
 
@@ -338,9 +284,12 @@ def run(
     """Every Mongo system, or no records and why not."""
     if not workloads & {"blind_update", "read_modify_write"}:
         return [], None
-    with server() as (uri, why, emulated):
-        if uri is None or why is not None:
-            log(f"mongo: skipped, {why}")
-            return [], why
-        log(f"mongo ({'nx-27017 emulator' if emulated else uri})")
-        return _run_systems(uri, settings, workloads, emulated, log), None
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(mongo_server())
+            uri = stack.enter_context(private_database(server.uri, prefix=PREFIX))
+        except DatabaseUnavailableError as exc:
+            log(f"mongo: skipped, {exc}")
+            return [], str(exc)
+        log(f"mongo ({'nx-27017 emulator' if server.emulated else server.uri})")
+        return _run_systems(uri, settings, workloads, server.emulated, log), None

@@ -9,6 +9,7 @@ import os
 import platform
 import subprocess
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,10 @@ from benchmarks import _mongo
 from benchmarks._backends import (
     IN_CI,
     SQLBackend,
-    drop_table,
     make_engine,
+    private,
     reset_rows,
     sql_backends,
-    unreachable,
 )
 from benchmarks._contention import CONTENTION_SYSTEMS, Cell, run_cell
 from benchmarks._counting import count_sql
@@ -33,6 +33,7 @@ from benchmarks._report import ratios, write_all
 from benchmarks._soak import memory_mb
 from benchmarks._sql import SQLSystem, make_system, systems_for
 from benchmarks._timing import Measured, interleave, percentile, record, timed_round
+from occ.testing.databases import DatabaseUnavailableError
 
 __all__ = ["Settings", "main"]
 
@@ -147,8 +148,6 @@ def single_writer(
     finally:
         for s in systems.values():
             s.close()
-        if settings.mode == "smoke":
-            drop_table(engine)
         occ.sql.dispose(engine)
     return out
 
@@ -201,8 +200,6 @@ def contention(backend: SQLBackend, settings: Settings) -> list[dict[str, Any]]:
                     summary.append(f"{name} {cell.measured.ops_per_s:,.0f}/s")
                 log(f"  contention K={k} H={h}: {', '.join(summary)}")
     finally:
-        if settings.mode == "smoke":
-            drop_table(engine)
         occ.sql.dispose(engine)
     return out
 
@@ -270,18 +267,20 @@ def main(argv: list[str] | None = None) -> int:
     records: list[dict[str, Any]] = []
     missing: list[str] = []
     started = dt.datetime.now(dt.UTC)
-    for backend in sql_backends():
-        if wanted is not None and backend.name not in wanted:
+    for server in sql_backends():
+        if wanted is not None and server.name not in wanted:
             continue
-        why = None if backend.name.startswith("sqlite") else unreachable(backend.url)
-        if why is not None:
-            missing.append(f"{backend.name}: {why}")
-            log(f"{backend.name}: skipped, {why}")
-            continue
-        log(f"{backend.name}")
-        records += single_writer(backend, settings, workloads)
-        if "contention" in workloads and backend.row_locks:
-            records += contention(backend, settings)
+        with ExitStack() as stack:
+            try:
+                backend = stack.enter_context(private(server))
+            except DatabaseUnavailableError as exc:
+                missing.append(f"{server.name}: {exc}")
+                log(f"{server.name}: skipped, {exc}")
+                continue
+            log(f"{backend.name} on {sa.make_url(backend.url)}")
+            records += single_writer(backend, settings, workloads)
+            if "contention" in workloads and backend.row_locks:
+                records += contention(backend, settings)
     if wanted is None or "mongo" in wanted:
         mongo_records, why = _mongo.run(settings, workloads, log)
         records += mongo_records

@@ -19,6 +19,8 @@ from occ.errors import (
     NotFoundError,
     OCCError,
     RetryExhaustedError,
+    TransactionAbortedError,
+    UnknownOutcomeError,
     ValidationError,
 )
 
@@ -34,6 +36,8 @@ __all__ = [
     "OCCError",
     "RetryExhaustedError",
     "RetryPolicy",
+    "TransactionAbortedError",
+    "UnknownOutcomeError",
     "ValidationError",
     "Versioned",
     "__version__",

@@ -46,17 +46,35 @@ def _runner(command: str) -> Callable[[argparse.Namespace], int]:
     return runners[command]
 
 
+def _missing(command: str, exc: BaseException) -> str | None:
+    """One line for an optional module that is not installed, naming every extra needed."""
+    from occ._cli._common import install_hint, missing_module
+
+    module = missing_module(exc)
+    if module is None:
+        return None
+    needs = f"occ {command}" if command else "occ"
+    return f"{module} is not installed; {needs} needs: {install_hint(command, module)}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``occ`` console script; returns the exit status."""
     from occ._cli._common import CliError, first_line
     from occ.errors import OCCError
 
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except ImportError as exc:  # a command's module needs an extra that is not installed
+        print(f"occ: {_missing('', exc) or first_line(exc)}", file=sys.stderr)
+        return 2
     name = f"occ {args.command}"
     try:
         return _runner(args.command)(args)
     except CliError as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
+        print(f"{name}: {_missing(args.command, exc) or exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        print(f"{name}: {_missing(args.command, exc) or first_line(exc)}", file=sys.stderr)
         return 2
     except OCCError as exc:
         print(f"{name}: {first_line(exc)}", file=sys.stderr)

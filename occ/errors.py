@@ -8,7 +8,9 @@ OCCError
 ├── AlreadyExistsError       insert of a key that is taken
 ├── ConflictError            the stored version moved; `.conflict` says how
 │   ├── DeletedError
-│   └── RetryExhaustedError  the retry budget ran out; `.conflict` is the last one
+│   ├── RetryExhaustedError  the retry budget ran out; `.conflict` is the last one
+│   └── TransactionAbortedError  the database ended the caller's transaction
+├── UnknownOutcomeError      a reply was lost and occ cannot tell whether the write applied
 └── ConfigurationError       a model, column or client that cannot be versioned
 ```
 
@@ -31,6 +33,8 @@ __all__ = [
     "NotFoundError",
     "OCCError",
     "RetryExhaustedError",
+    "TransactionAbortedError",
+    "UnknownOutcomeError",
     "ValidationError",
 ]
 
@@ -109,4 +113,48 @@ class RetryExhaustedError(ConflictError):
         super().__init__(
             conflict,
             f"gave up after {attempts} attempts; last conflict: {conflict.describe()}",
+        )
+
+
+class TransactionAbortedError(ConflictError):
+    """A write inside the caller's transaction ended that transaction.
+
+    A serialization failure or a deadlock (PostgreSQL 40001/40P01, MariaDB
+    1213/1020), or on PostgreSQL any failed statement (a duplicate key
+    included), aborts the whole transaction: the caller's earlier writes in it
+    are gone. Unlike a plain version conflict, the transaction cannot go on:
+    occ marks the caller's ``Session`` / ``Connection`` so that committing it
+    raises this error too, until it is rolled back. Retry the whole
+    transaction from a fresh read.
+
+    Attributes:
+        conflict: the conflict (kind ``serialization``) that ended it.
+    """
+
+
+class UnknownOutcomeError(OCCError):
+    """The reply to a write was lost and occ cannot establish whether it applied.
+
+    occ first tries to find out (the write carries a token that a later read
+    recognises, and a write that did not apply is retried); this is raised only
+    when that is impossible, e.g. more writers than the token history holds
+    wrote since, or the row was deleted. Never retry the write blindly: read the
+    current value and decide.
+
+    Attributes:
+        entity: name of the model or table.
+        key: the key written.
+        expected_version: the version the write expected.
+        reason: why the outcome cannot be known.
+    """
+
+    def __init__(self, entity: str, key: Any, expected_version: Any, reason: str) -> None:
+        self.entity = entity
+        self.key = key
+        self.expected_version = expected_version
+        self.reason = reason
+        super().__init__(
+            f"{entity} {key!r}: the reply to a write expecting version {expected_version!r} was "
+            f"lost and whether it applied cannot be known ({reason}); read it again before "
+            "deciding to write again"
         )

@@ -45,7 +45,7 @@ from occ._core.decisions import Resolver
 from occ._core.flow import FlowConfig, Stats, write_flow
 from occ._core.model import Action, Conflict, Record, freeze
 from occ._core.retry import RetryPolicy
-from occ._core.steps import Applied, Read, Write
+from occ._core.steps import Applied, Missed, Read, Write
 from occ._sync.drive import drive
 from occ.errors import ConfigurationError, ConflictError, ValidationError
 from occ.policies import policy_for
@@ -338,8 +338,8 @@ class _FlushWrite:
             try:
                 return execute(self.connection, self.records.write_plan(step))
             except sa.exc.DBAPIError as exc:
-                missed = self.records.write_error(exc, step)
-                if missed.serialization:
+                missed = self.records.write_error(exc, step, joined=True)
+                if isinstance(missed, Missed) and missed.serialization:
                     conflict = self.conflict(key, action, expected, changes, base)
                     raise ConflictError(conflict) from exc
                 return missed

@@ -54,6 +54,7 @@ IDENTIFIERS = {
     "aadd": "add",
     "anotify": "notify",
     "arun_ddl": "run_ddl",
+    "acreate_tables": "create_tables",
     "acheck_collection": "check_collection",
     "astart_session": "start_session",
     "astart_transaction": "start_transaction",

@@ -1,18 +1,25 @@
-"""Where the test databases are, and how to reach them.
+"""Where the test databases are, and how each run gets databases of its own.
 
-SQLite is embedded. MariaDB and PostgreSQL default to the local servers and
-are overridden by ``OCC_MYSQL_URL`` and ``OCC_POSTGRES_URL``. With ``CI`` set,
-a database that cannot be reached fails the run instead of skipping.
+SQLite is embedded (a new file per test). MariaDB and PostgreSQL are the
+servers named by ``OCC_MYSQL_URL`` and ``OCC_POSTGRES_URL`` (default: the
+local ones); the suite never uses the database those URLs name but creates a
+private one on each server the first time a test needs it
+(``occ_t_<UTC time>_<random>``, see :mod:`occ.testing.databases`) and drops
+it when the session ends, so concurrent runs never touch each other's tables.
+With ``CI`` set, a server that cannot be reached (or that refuses to create
+the database) fails the run instead of skipping.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
+
+from occ.testing.databases import DatabaseUnavailableError, PrivateDatabases
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -34,6 +41,10 @@ class Backend:
         path = os.path.join(directory, "occ-test.sqlite3")
         return Backend(self.name, f"sqlite:///{path}", f"sqlite+aiosqlite:///{path}")
 
+    def at(self, url: str) -> Backend:
+        """The same backend on the database ``url`` names."""
+        return replace(self, url=url, async_url=_async_url(url))
+
 
 def _async_url(url: str) -> str:
     u = sa.make_url(url)
@@ -48,28 +59,31 @@ POSTGRESQL = Backend("postgresql", POSTGRES_URL, _async_url(POSTGRES_URL))
 SQL_BACKENDS = (SQLITE, MARIADB, POSTGRESQL)
 
 
-@functools.cache
-def unreachable(url: str) -> str | None:
-    """Why ``url`` cannot be reached, or ``None`` if it can."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # any failure to connect
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
-    finally:
-        engine.dispose()
-    return None
-
-
-def require(backend: Backend) -> None:
-    """Skip (locally) or fail (in CI) when the backend's server is down."""
-    if backend.name == "sqlite":
-        return
-    why = unreachable(backend.url)
-    if why is None:
-        return
-    message = f"{backend.name} at {backend.url} is unreachable: {why}"
+def unavailable(message: str) -> NoReturn:
+    """Skip (locally) or fail (in CI): a database the test needs is missing."""
     if IN_CI:
         pytest.fail(message + " (CI=true: a missing database is a failure)", pytrace=False)
     pytest.skip(message)
+
+
+class SuiteDatabases:
+    """The session's private database on each server, created the first time it is needed."""
+
+    def __init__(self, databases: PrivateDatabases) -> None:
+        self._databases = databases
+
+    def get(self, backend: Backend) -> Backend | DatabaseUnavailableError:
+        """``backend`` on this session's private database, or why there is none."""
+        if backend.name == "sqlite":
+            return backend
+        try:
+            return backend.at(self._databases.url(backend.url))
+        except DatabaseUnavailableError as exc:
+            return exc
+
+    def require(self, backend: Backend) -> Backend:
+        """``backend`` on this session's private database; skip or fail if there is none."""
+        made = self.get(backend)
+        if isinstance(made, DatabaseUnavailableError):
+            unavailable(f"{backend.name}: no private database on {made}")
+        return made

@@ -1,25 +1,41 @@
-"""Fixtures shared by the whole suite: SQL engines on every backend."""
+"""Fixtures shared by the whole suite: SQL engines on every backend, Hypothesis profile."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import occ.policies
 import occ.sql
-from tests.backends import SQL_BACKENDS, Backend, require
+from occ.testing.databases import PrivateDatabases
+from tests.backends import IN_CI, SQL_BACKENDS, Backend, SuiteDatabases
 
-pytest_plugins = ["tests.mongo_server"]
+pytest_plugins = ["tests.mongo_server", "tests.faults.plugin"]
+
+# occ's pytest plugin registers its Hypothesis profiles and loads none: this suite opts in.
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "occ-ci" if IN_CI else "occ-dev"))
+
+
+@pytest.fixture(scope="session")
+def private_databases() -> Iterator[SuiteDatabases]:
+    """This run's own database on each SQL server, dropped when the session ends."""
+    with PrivateDatabases() as databases:
+        yield SuiteDatabases(databases)
 
 
 @pytest.fixture(params=SQL_BACKENDS, ids=lambda b: b.name)
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
-    """Each SQL backend in turn (SQLite on a fresh file)."""
-    b: Backend = request.param
-    require(b)
+def backend(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    private_databases: SuiteDatabases,
+) -> Backend:
+    """Each SQL backend in turn (SQLite on a fresh file, the servers on this run's database)."""
+    b = private_databases.require(request.param)
     if b.name == "sqlite":
         b = b.sqlite_file(str(tmp_path_factory.mktemp("sqlite")))
     return b
@@ -73,13 +89,12 @@ async def adb(async_engine: AsyncEngine, engine: sa.Engine) -> AsyncEngine:
 
 
 @pytest.fixture
-def pg_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
+def pg_db(private_databases: SuiteDatabases) -> Iterator[sa.Engine]:
     """PostgreSQL alone (for behaviour only PostgreSQL has), tables created."""
     from tests.backends import POSTGRESQL
     from tests.sql.models import create_all
 
-    require(POSTGRESQL)
-    eng = make_engine(POSTGRESQL)
+    eng = make_engine(private_databases.require(POSTGRESQL))
     create_all(eng)
     yield eng
     occ.sql.dispose(eng)

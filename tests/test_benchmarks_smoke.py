@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from tests.backends import IN_CI, unreachable
+from occ.testing import _sql_admin
+from occ.testing.databases import DatabaseUnavailableError
+from tests.backends import IN_CI, MARIADB, POSTGRESQL, SuiteDatabases
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 300
@@ -37,25 +41,26 @@ FIELDS = {
 WORKLOADS = {"blind_update", "read_modify_write", "contention", "soak"}
 SYSTEMS = {"occ", "dbapi", "core", "core_cached", "orm", "pessimistic", "pymongo", "beanie"}
 BACKENDS = {"sqlite", "sqlite_memory", "mariadb", "postgresql", "mongo"}
-
-
-def _server_backends() -> dict[str, str]:
-    """The benchmark's own URLs for the server databases (it uses ``occ_bench``)."""
-    from benchmarks._backends import sql_backends
-
-    return {b.name: b.url for b in sql_backends() if not b.name.startswith("sqlite")}
+#: the line the benchmark logs when it starts on a SQL database: "<backend> on <url>".
+DATABASE_LOG = re.compile(r"^(sqlite|mariadb|postgresql) on (\S+)$", re.M)
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, object]], set[str]]:
-    """Run the smoke benchmark once; its records and the backends that must be in them."""
+def smoke(
+    tmp_path_factory: pytest.TempPathFactory, private_databases: SuiteDatabases
+) -> tuple[list[dict[str, object]], set[str]]:
+    """Run the smoke benchmark once; its records and the backends that must be in them.
+
+    The benchmark makes its own databases on the servers: where the suite can
+    make one, so must it, whether or not any database exists there yet.
+    """
     expected = {"sqlite", "sqlite_memory"}
-    for name, url in _server_backends().items():
-        why = unreachable(url)
-        if why is None:
-            expected.add(name)
+    for server in (MARIADB, POSTGRESQL):
+        made = private_databases.get(server)
+        if not isinstance(made, DatabaseUnavailableError):
+            expected.add(server.name)
         elif IN_CI:
-            pytest.fail(f"{name} at {url} is unreachable: {why} (CI=true)", pytrace=False)
+            pytest.fail(f"{server.name}: {made} (CI=true)", pytrace=False)
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out)],
@@ -63,10 +68,19 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, obje
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
-        # A table of its own: never the one a full run (or another smoke run) is using.
-        env={**os.environ, "PYTHONPATH": str(ROOT), "OCC_BENCH_TABLE": f"occ_smoke_{os.getpid()}"},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
+    used = dict(DATABASE_LOG.findall(proc.stderr))  # the URLs are logged without password
+    assert expected - {"sqlite_memory"} <= set(used), proc.stderr
+    servers = {b.name: b.url for b in (MARIADB, POSTGRESQL)}
+    for name, url in used.items():  # each one was the run's own, and is gone
+        database = sa.make_url(url).database or ""
+        if name == "sqlite":
+            assert not os.path.exists(database), url
+        else:
+            assert database.startswith("occ_bench_"), url
+            assert database not in _sql_admin.list_names(servers[name]), f"{url} left behind"
     records = json.loads((out / "latest.json").read_text())
     for name in ("latest.md", "blind_update.png", "read_modify_write.png"):
         assert (out / name).stat().st_size > 0, name

@@ -73,6 +73,8 @@ def test_every_public_package_exports_names_it_has() -> None:
         "occ.resolvers.rules",
         "occ.policies",
         "occ.testing",
+        "occ.testing.databases",
+        "occ.testing.mongo_server",
         "occ.conflicts",
         "occ.conflicts.sql",
         "occ.conflicts.mongo",

@@ -6,13 +6,16 @@ import re
 from typing import Any, Literal
 
 __all__ = [
+    "COMMAND_EXTRAS",
     "CliError",
     "Kind",
     "async_sql_url",
     "connect_mongo",
     "connect_sql",
     "first_line",
+    "install_hint",
     "kind_of",
+    "missing_module",
     "safe_uri",
 ]
 
@@ -25,6 +28,28 @@ _SCHEMES_HELP = (
 )
 
 
+#: the extra of ``occ`` that installs each optional module a command imports.
+_EXTRA_OF_MODULE = {
+    "sqlalchemy": "sql",
+    "greenlet": "sql",
+    "pymysql": "sql",
+    "psycopg": "sql",
+    "aiosqlite": "sql",
+    "aiomysql": "sql",
+    "pymongo": "mongo",
+    "bson": "mongo",
+    "motor": "mongo",
+    "hypothesis": "testing",
+    "rich": "cli",
+}
+#: the extras each command needs on its default database (SQLite).
+COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
+    "demo": ("cli", "sql", "testing"),
+    "doctor": ("cli", "sql"),
+    "conflicts": ("cli", "sql"),
+}
+
+
 class CliError(Exception):
     """Bad input or an unusable database: the command prints one line and exits non-zero."""
 
@@ -34,6 +59,31 @@ def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     message = text[0] if text else ""
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def missing_module(exc: BaseException) -> str | None:
+    """The optional module whose absence caused ``exc`` (or what raised it), else ``None``."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ImportError) and seen.name is not None:
+            top = seen.name.partition(".")[0]
+            if top in _EXTRA_OF_MODULE:
+                return top
+        seen = seen.__cause__
+    return None
+
+
+def install_hint(command: str, missing: str | None = None) -> str:
+    """``pip install 'occ[...]'`` naming every extra ``occ COMMAND`` needs.
+
+    Args:
+        command: ``demo``, ``doctor`` or ``conflicts``.
+        missing: a module found missing; its extra is added (``pymongo``: ``mongo``).
+    """
+    extras = set(COMMAND_EXTRAS.get(command, ("cli",)))
+    if missing is not None and missing in _EXTRA_OF_MODULE:
+        extras.add(_EXTRA_OF_MODULE[missing])
+    return f"pip install 'occ[{','.join(sorted(extras))}]'"
 
 
 def kind_of(url: str) -> Kind:
@@ -118,7 +168,7 @@ def connect_mongo(uri: str, *, timeout_ms: int = 3000) -> Any:
     try:
         import pymongo
     except ImportError as exc:
-        raise CliError("MongoDB needs PyMongo: pip install 'occ[mongo]'") from exc
+        raise CliError(f"MongoDB needs PyMongo: {install_hint('', 'pymongo')}") from exc
     try:
         options = {"serverSelectionTimeoutMS": timeout_ms, "connectTimeoutMS": timeout_ms}
         given: dict[str, Any] = {k: v for k, v in options.items() if k.lower() not in uri.lower()}

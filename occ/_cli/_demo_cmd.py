@@ -1,13 +1,17 @@
-"""``occ demo``: parse nothing, run the demo with a progress bar, print the report."""
+"""``occ demo``: parse its options, run it with a progress bar, print the report."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from occ._cli._common import CliError
+from occ._cli._policies import POLICIES
+from occ._cli._render import plain_lines, render_json, render_table
+from occ._cli._report import DemoOptions, Progress
 
 __all__ = ["add_parser", "run"]
 
@@ -34,8 +38,6 @@ def _seconds(text: str) -> float:
 
 def add_parser(sub: Any) -> None:
     """Add ``occ demo`` to the subcommands."""
-    from occ._cli._policies import POLICIES
-
     demo = sub.add_parser(
         "demo",
         help="concurrent writers on hot rows: occ vs a naive writer",
@@ -47,7 +49,9 @@ def add_parser(sub: Any) -> None:
     where.add_argument("--url", help="SQLAlchemy URL or mongodb:// URI (default: embedded SQLite)")
     where.add_argument("--mongo", metavar="URI", help="a MongoDB URI (same as --url mongodb://...)")
     demo.add_argument("--writers", type=_positive, default=8, help="concurrent writers (8)")
-    demo.add_argument("--ops", type=_positive, default=50, help="increments per writer (50)")
+    demo.add_argument(
+        "--ops", type=_positive, default=50, help="increments per writer, pooled (50)"
+    )
     demo.add_argument("--rows", type=_positive, default=3, help="hot rows shared by writers (3)")
     demo.add_argument(
         "--policy",
@@ -69,39 +73,37 @@ def add_parser(sub: Any) -> None:
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _progress_bar(console: Any) -> tuple[Any, Callable[[str, int], Callable[[int], None]]]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+def _progress_bar(console: Any) -> tuple[Any, Progress]:
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bars
 
-    bar = Progress(
+    bars = Bars(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
-        transient=False,
     )
 
-    def tick(name: str, total: int) -> Callable[[int], None]:
-        task = bar.add_task(name, total=total)
-        return lambda done: bar.update(task, completed=done)
+    def start(label: str, total: int) -> Callable[[], None]:
+        return partial(bars.advance, bars.add_task(label, total=total))
 
-    return bar, tick
+    return bars, start
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``occ demo``; 0 when occ lost nothing, 1 otherwise."""
-    try:
-        from occ._demo import DemoOptions, run_demo
-    except ImportError as exc:  # occ.testing (the history checker) needs Hypothesis
+    try:  # here, not on top: ``occ doctor`` and ``occ conflicts`` need no Hypothesis
+        from occ._cli._demo import run_demo
+    except ImportError as exc:
         raise CliError(
             f"occ demo needs the history checker of occ.testing ({exc.name} is missing): "
             "pip install 'occ[testing,cli]'"
         ) from exc
-    url = args.mongo or args.url
     if args.mongo is not None and not args.mongo.startswith(("mongodb://", "mongodb+srv://")):
         raise CliError(f"--mongo needs a mongodb:// URI, got {args.mongo!r}")
     opts = DemoOptions(
-        url=url,
+        url=args.mongo or args.url,
         writers=args.writers,
         ops=args.ops,
         rows=args.rows,
@@ -114,23 +116,16 @@ def run(args: argparse.Namespace) -> int:
         from rich.console import Console
     except ImportError:  # the cli extra is not installed: plain text, no bar
         Console = None  # type: ignore[assignment,misc]
-    show_bar = Console is not None and not args.json and not args.no_progress
-    if show_bar and sys.stderr.isatty():
-        bar, tick = _progress_bar(Console(stderr=True))
-        with bar:
-            report = run_demo(opts, tick)
+    if Console is not None and not (args.json or args.no_progress) and sys.stderr.isatty():
+        bars, start = _progress_bar(Console(stderr=True))
+        with bars:
+            report = run_demo(opts, start)
     else:
         report = run_demo(opts)
     if args.json:
-        from occ._cli._render import render_json
-
         print(render_json(report))
     elif Console is not None and sys.stdout.isatty():
-        from occ._cli._render import render_table
-
         render_table(report, Console())
     else:
-        from occ._cli._render import plain_lines
-
         print("\n".join(plain_lines(report)))
     return 0 if report.ok else 1

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["POLICIES", "Alerts", "build_policy"]
+from occ import resolvers
+from occ._cli._common import CliError
+
+__all__ = ["POLICIES", "build_policy"]
 
 #: the policies the demo knows, with what each does to a conflicting increment.
 POLICIES: dict[str, str] = {
@@ -17,45 +19,25 @@ POLICIES: dict[str, str] = {
 }
 
 
-class Alerts:
-    """A sink that counts the alerts it receives (thread-safe)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, event: Any) -> None:
-        with self._lock:
-            self.count += 1
-
-
-def build_policy(name: str, store: Callable[[], Any]) -> tuple[Any, Alerts, list[str]]:
-    """The resolver for policy ``name``, the alert counter, and notes for the report.
+def build_policy(
+    name: str, store: Callable[[], Any], sink: Callable[[Any], None]
+) -> resolvers.Resolver:
+    """The resolver for policy ``name``.
 
     Args:
         name: one of :data:`POLICIES`.
-        store: returns the conflict store ``alert`` persists to (``None`` if the
-            backend has none yet).
-    """
-    from occ import resolvers
-    from occ._cli._common import CliError
-    from occ.conflicts import CallbackSink
+        store: returns the conflict store ``alert`` persists to.
+        sink: ``alert`` also calls ``sink(event)`` for each conflict.
 
-    if name not in POLICIES:
-        raise CliError(f"unknown policy {name!r}: use one of {', '.join(POLICIES)}")
-    alerts = Alerts()
-    notes: list[str] = []
+    Raises:
+        CliError: ``name`` is not a policy the demo knows.
+    """
     if name == "raise":
-        return resolvers.Raise(), alerts, notes
+        return resolvers.Raise()
     if name == "merge":
-        rules = {"hits": resolvers.Counter(), "token": resolvers.Mine()}
-        return resolvers.Merge(fields=rules), alerts, notes
+        return resolvers.Merge(fields={"hits": resolvers.Counter(), "token": resolvers.Mine()})
     if name == "discard":
-        return resolvers.Discard(), alerts, notes
-    found = store()
-    sinks: list[Any] = [CallbackSink(alerts)]
-    if found is None:
-        notes.append("no conflict store for this backend yet: alerts were counted, not persisted")
-    else:
-        sinks.insert(0, found)
-    return resolvers.Alert(*sinks, then=resolvers.Discard()), alerts, notes
+        return resolvers.Discard()
+    if name == "alert":
+        return resolvers.Alert(store(), sink, then=resolvers.Discard())
+    raise CliError(f"unknown policy {name!r}: use one of {', '.join(POLICIES)}")

@@ -1,66 +1,93 @@
-"""Where ``occ demo`` writes: two counters tables (or collections), occ's and the naive writer's.
+"""Where ``occ demo`` writes: occ's counters and the naive writer's twin, in SQL or MongoDB.
 
-Each target creates both afresh, builds occ's repository with the chosen
-policy, and gives the naive writer its two statements: a plain read, then an
-unconditional write of what it computed in Python. Only ``occ_demo_*`` tables
-/ collections (and, for ``--policy alert``, the conflict store) are touched.
+A target creates both tables (or collections) afresh with the sync driver,
+and hands each mode (threads or tasks) its :class:`Writers`: occ's
+repositories and the naive writer's unconditional write. Only ``occ_demo_*``
+tables / collections (and, for ``--policy alert``, the conflict store
+``occ_conflicts``) are touched. Drivers are imported when a target needs them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from occ._cli._common import CliError, connect_mongo, connect_sql
-from occ.testing import State
+from occ._cli._common import (
+    CliError,
+    async_sql_url,
+    connect_mongo,
+    connect_sql,
+    first_line,
+    kind_of,
+    safe_uri,
+)
 
-__all__ = ["COUNTER", "NAIVE", "MongoTarget", "SqlTarget", "Target"]
+__all__ = ["COUNTER", "NAIVE", "MongoTarget", "SqlTarget", "Target", "Writers", "open_target"]
 
 COUNTER = "occ_demo_counter"
 NAIVE = "occ_demo_naive"
-#: the value every key starts from.
-START: dict[str, Any] = {"hits": 0, "token": ""}
+
+
+def _start_rows(rows: int, key: str) -> list[dict[str, Any]]:
+    return [{key: k, "hits": 0, "token": "", "version": 1} for k in range(1, rows + 1)]
+
+
+def _nothing() -> None:
+    """Close nothing: the sync writers share the target's connections."""
+
+
+@dataclass(frozen=True)
+class Writers:
+    """What the writers of one mode use; under ``--async`` each call returns an awaitable.
+
+    Attributes:
+        repository: ``repository(name, **options)``: an occ repository of table ``name``.
+        overwrite: ``overwrite(key, values)``: the naive writer's unconditional write.
+        close: release what the mode opened.
+    """
+
+    repository: Callable[..., Any]
+    overwrite: Callable[[Any, Mapping[str, Any]], Any]
+    close: Callable[[], Any]
 
 
 class SqlTarget:
-    """The demo's two tables in a SQL database (SQLite, MariaDB/MySQL, PostgreSQL).
+    """The demo's tables in a SQL database.
 
     Args:
-        url: a SQLAlchemy URL.
-    """
+        url: a SQLAlchemy URL (a file for SQLite: the writers need many connections).
 
-    kind = "sql"
+    Raises:
+        CliError: an in-memory SQLite URL, or a database that cannot be reached.
+    """
 
     def __init__(self, url: str) -> None:
         import sqlalchemy as sa
 
-        self.url = url
         if url.startswith("sqlite") and sa.make_url(url).database in (None, "", ":memory:"):
             raise CliError(
                 "an in-memory SQLite database is private to one connection and the writers "
                 "need many: give a file, e.g. --url sqlite:///demo.db"
             )
+        self.url = url
         self.engine = connect_sql(url)
+        self.backend: str = self.engine.dialect.name
+        self.shown: str = self.engine.url.render_as_string(hide_password=True)
+        fields: dict[str, Any] = {"hits": sa.Integer, "token": sa.String(40), "version": sa.Integer}
         md = sa.MetaData()
         self.tables = {
             name: sa.Table(
                 name,
                 md,
                 sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-                sa.Column("hits", sa.Integer, nullable=False),
-                sa.Column("token", sa.String(40), nullable=False),
-                sa.Column("version", sa.Integer),
+                *(sa.Column(field, kind, nullable=False) for field, kind in fields.items()),
             )
             for name in (COUNTER, NAIVE)
         }
-        self.naive = self.tables[NAIVE]
-        self._naive_read = sa.select(self.naive.c.hits, self.naive.c.version).where(
-            self.naive.c.id == sa.bindparam("k")
-        )
-        self._naive_write = (
-            sa.update(self.naive)
-            .where(self.naive.c.id == sa.bindparam("k"))
-            .values(hits=sa.bindparam("h"), token=sa.bindparam("t"), version=sa.bindparam("v"))
-        )
+        naive = self.tables[NAIVE]
+        self._overwrite = sa.update(naive).where(naive.c.id == sa.bindparam("key"))
 
     def reset(self, rows: int) -> None:
         """Create both tables afresh, each with ``rows`` counters at 0, version 1."""
@@ -68,117 +95,120 @@ class SqlTarget:
             for table in self.tables.values():
                 table.drop(conn, checkfirst=True)
                 table.create(conn)
-                conn.execute(
-                    table.insert(), [{"id": k, **START, "version": 1} for k in range(1, rows + 1)]
-                )
+                conn.execute(table.insert(), _start_rows(rows, "id"))
 
     def store(self) -> Any:
-        """The conflict store ``--policy alert`` persists to (created if missing)."""
+        """The conflict store table ``occ_conflicts``."""
         from occ.conflicts.sql import ConflictStore
 
         store = ConflictStore(self.engine)
         store.create()
         return store
 
-    def repository(self, policy: Any, retry: Any) -> Any:
-        """occ's repository of the counter table."""
+    def writers(self, use_async: bool) -> Writers:
+        """Repositories on the sync engine, or on an ``AsyncEngine`` for ``--async``."""
         import occ.sql
 
-        return occ.sql.Repository(self.engine, self.tables[COUNTER], policy=policy, retry=retry)
+        if not use_async:
+            repository = partial(self._repository, occ.sql.Repository, self.engine)
+            return Writers(repository, self._write, _nothing)
+        from sqlalchemy.ext.asyncio import create_async_engine
 
-    def naive_read(self, key: int) -> tuple[int, int]:
-        """The naive writer's read: hits and version, no guard."""
-        with self.engine.connect() as conn:
-            hits, version = conn.execute(self._naive_read, {"k": key}).one()
-            conn.commit()
-        return int(hits), int(version)
+        url = async_sql_url(self.url)
+        options = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
+        try:
+            engine = create_async_engine(url, **options)
+        except Exception as exc:  # a missing async driver
+            raise CliError(f"cannot use {self.shown} for --async: {first_line(exc)}") from exc
+        return Writers(
+            partial(self._repository, occ.sql.AsyncRepository, engine),
+            partial(self._awrite, engine),
+            partial(occ.sql.adispose, engine),
+        )
 
-    def naive_write(self, key: int, hits: int, token: str, version: int) -> None:
-        """The naive writer's write: whatever it computed, unconditionally."""
+    def _repository(self, cls: Any, engine: Any, name: str, **options: Any) -> Any:
+        return cls(engine, self.tables[name], **options)
+
+    def _write(self, key: Any, values: Mapping[str, Any]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(self._naive_write, {"k": key, "h": hits, "t": token, "v": version})
+            conn.execute(self._overwrite, {"key": key, **values})
 
-    def final(self, name: str, rows: int) -> dict[Any, State]:
-        """Each key's stored state in table ``name``."""
-        table = self.tables[name]
-        with self.engine.connect() as conn:
-            found = conn.execute(table.select().order_by(table.c.id)).mappings().all()
-        return {
-            row["id"]: State(row["version"], {"hits": row["hits"], "token": row["token"]})
-            for row in found
-        }
+    async def _awrite(self, engine: Any, key: Any, values: Mapping[str, Any]) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(self._overwrite, {"key": key, **values})
 
     def close(self) -> None:
-        """Release every connection."""
+        """Release every connection of the sync engine."""
         import occ.sql
 
         occ.sql.dispose(self.engine)
 
 
 class MongoTarget:
-    """The demo's two collections in MongoDB (the URI's database, else ``occ_demo``).
+    """The demo's collections in the URI's database (default ``occ_demo``).
 
     Args:
         uri: a ``mongodb://`` URI.
+
+    Raises:
+        CliError: PyMongo is missing or the server does not answer.
     """
 
-    kind = "mongo"
+    backend = "mongodb"
 
     def __init__(self, uri: str) -> None:
-        self.url = uri
+        self.uri = uri
+        self.shown = safe_uri(uri)
         self.client = connect_mongo(uri)
-        default = self.client.get_default_database(default="occ_demo")
-        self.db_name: str = default.name
-        self.db = default
-        self.naive = self.db[NAIVE]
+        self.db = self.client.get_default_database(default="occ_demo")
 
     def reset(self, rows: int) -> None:
         """Create both collections afresh, each with ``rows`` counters at 0, version 1."""
         for name in (COUNTER, NAIVE):
             self.db.drop_collection(name)
-            self.db[name].insert_many(
-                [{"_id": k, **START, "version": 1} for k in range(1, rows + 1)]
-            )
+            self.db[name].insert_many(_start_rows(rows, "_id"))
 
     def store(self) -> Any:
-        """The MongoDB conflict store, or ``None`` while occ has none."""
-        try:
-            from occ.conflicts.mongo import ConflictStore
-        except ImportError:
-            return None
+        """The conflict store collection ``occ_conflicts``."""
+        from occ.conflicts.mongo import ConflictStore
+
         store = ConflictStore(self.db["occ_conflicts"])
         store.create()
         return store
 
-    def repository(self, policy: Any, retry: Any) -> Any:
-        """occ's repository of the counter collection."""
+    def writers(self, use_async: bool) -> Writers:
+        """Repositories on this client, or on a ``pymongo.AsyncMongoClient`` for ``--async``."""
         import occ.mongo
 
-        return occ.mongo.Repository(self.db[COUNTER], policy=policy, retry=retry)
+        client: Any = self.client
+        cls: Any = occ.mongo.Repository
+        if use_async:
+            from pymongo import AsyncMongoClient
 
-    def naive_read(self, key: int) -> tuple[int, int]:
-        """The naive writer's read: hits and version, no guard."""
-        doc = self.naive.find_one({"_id": key})
-        if doc is None:  # pragma: no cover - the demo never deletes
-            raise CliError(f"{NAIVE} {key} vanished")
-        return int(doc["hits"]), int(doc["version"])
+            client = AsyncMongoClient(self.uri, serverSelectionTimeoutMS=3000)
+            cls = occ.mongo.AsyncRepository
+        db = client[self.db.name]
 
-    def naive_write(self, key: int, hits: int, token: str, version: int) -> None:
-        """The naive writer's write: whatever it computed, unconditionally."""
-        self.naive.update_one(
-            {"_id": key}, {"$set": {"hits": hits, "token": token, "version": version}}
-        )
+        def repository(name: str, **options: Any) -> Any:
+            return cls(db[name], **options)
 
-    def final(self, name: str, rows: int) -> dict[Any, State]:
-        """Each key's stored state in collection ``name``."""
-        return {
-            doc["_id"]: State(doc["version"], {"hits": doc["hits"], "token": doc["token"]})
-            for doc in self.db[name].find().sort("_id", 1)
-        }
+        def overwrite(key: Any, values: Mapping[str, Any]) -> Any:
+            return db[NAIVE].update_one({"_id": key}, {"$set": dict(values)})
+
+        return Writers(repository, overwrite, client.close if use_async else _nothing)
 
     def close(self) -> None:
-        """Close the client."""
+        """Close the sync client."""
         self.client.close()
 
 
 Target = SqlTarget | MongoTarget
+
+
+def open_target(url: str) -> Target:
+    """The SQL or MongoDB target at ``url``, connected.
+
+    Raises:
+        CliError: the URL is unusable (see :mod:`occ._cli._common`).
+    """
+    return MongoTarget(url) if kind_of(url) == "mongo" else SqlTarget(url)

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from occ._core.decisions import FastOp, policy_options
-from occ._core.flow import Flow, FlowConfig, is_strict
+from occ._core.flow import Flow, FlowConfig, is_strict, joined_error, send
 from occ._core.merge import Unresolved
 from occ._core.model import Conflict, Record
+from occ._core.settle import new_token
 from occ._core.steps import Applied, Backoff, Missed, Point, Write
-from occ.errors import ConflictError, NotFoundError, RetryExhaustedError
+from occ.errors import NotFoundError, RetryExhaustedError
 
 __all__ = [
     "COMMUTATIVE",
@@ -113,7 +114,8 @@ def commutative_flow(cfg: FlowConfig, *, key: Any, ops: Mapping[str, FieldOp]) -
     while True:
         if cfg.points:
             yield Point("before_write", key)
-        outcome = yield Write("commute", key, None, None, ops, returning=True)
+        step = Write("commute", key, None, None, ops, returning=True, token=new_token())
+        outcome = yield from send(cfg, step)
         if isinstance(outcome, Applied):
             return Applied(
                 outcome.key, outcome.version, outcome.record, outcome=COMMUTATIVE, attempts=attempt
@@ -137,7 +139,7 @@ def commutative_flow(cfg: FlowConfig, *, key: Any, ops: Mapping[str, FieldOp]) -
         if cfg.stats is not None:
             cfg.stats.conflict()
         if cfg.joined:
-            raise ConflictError(conflict)
+            raise joined_error(conflict)
         if attempt >= cfg.retry.attempts:
             raise RetryExhaustedError(conflict, attempt)
         attempt += 1

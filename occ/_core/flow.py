@@ -19,10 +19,12 @@ from typing import Any
 from occ._core.decisions import Decision, Resolver, policy_options
 from occ._core.model import Action, Conflict, ConflictKind, Record, Version
 from occ._core.retry import RetryPolicy
+from occ._core.settle import new_token, settle
 from occ._core.steps import (
     Applied,
     Backoff,
     Call,
+    Lost,
     Missed,
     Point,
     Read,
@@ -31,7 +33,14 @@ from occ._core.steps import (
     Write,
 )
 from occ._core.versions import VersionScheme
-from occ.errors import ConflictError, DeletedError, NotFoundError, RetryExhaustedError
+from occ.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    DeletedError,
+    NotFoundError,
+    RetryExhaustedError,
+    TransactionAbortedError,
+)
 
 __all__ = [
     "Flow",
@@ -39,6 +48,7 @@ __all__ = [
     "Stats",
     "insert_flow",
     "is_strict",
+    "joined_error",
     "modify_flow",
     "strict_writes",
     "write_flow",
@@ -161,6 +171,18 @@ def _conflict(
     )
 
 
+def joined_error(conflict: Conflict) -> ConflictError:
+    """The error of a conflict inside a caller's transaction: an aborted transaction is
+    told apart from a version conflict the transaction survives."""
+    if conflict.kind == "serialization":
+        return TransactionAbortedError(
+            conflict,
+            f"{conflict.describe()}; the database ended the caller's transaction, so its "
+            "earlier writes are gone: roll it back and run it again",
+        )
+    return ConflictError(conflict)
+
+
 def _take(cfg: FlowConfig, decision: Decision) -> Generator[Step, Any, None]:
     """Run the side effects a decision asked for (results ignored), then count it."""
     for effect in decision.effects:
@@ -200,10 +222,23 @@ def _exhausted(
     raise RetryExhaustedError(conflict, attempts)
 
 
+def send(cfg: FlowConfig, step: Write) -> Generator[Step, Any, Applied | Missed]:
+    """Yield ``step``; if its reply was lost, establish whether it applied (see
+    :mod:`occ._core.settle`)."""
+    outcome = yield step
+    if type(outcome) is Lost:
+        outcome = yield from settle(step, cfg.entity)
+    return outcome  # type: ignore[no-any-return]
+
+
 def insert_flow(cfg: FlowConfig, key: Any, record: Mapping[str, Any]) -> Flow:
-    """Insert at the initial version."""
-    outcome = yield Write("insert", key, None, cfg.versions.initial(), record, returning=True)
-    assert isinstance(outcome, Applied)
+    """Insert at the initial version; a taken key raises :class:`AlreadyExistsError`."""
+    step = Write(
+        "insert", key, None, cfg.versions.initial(), record, returning=True, token=new_token()
+    )
+    outcome = yield from send(cfg, step)
+    if isinstance(outcome, Missed):
+        raise AlreadyExistsError(cfg.entity, key)
     return outcome
 
 
@@ -238,7 +273,7 @@ def write_flow(
     while True:
         if cfg.points:
             yield Point("before_write", key)
-        outcome = yield Write(
+        step = Write(
             action,
             key,
             expected,
@@ -246,7 +281,9 @@ def write_flow(
             values,
             base=written_on,
             returning=returning,
+            token=new_token(),
         )
+        outcome = yield from send(cfg, step)
         if isinstance(outcome, Applied):
             if attempt == 1 and outcome.based_on == expected:
                 return outcome  # as the driver reported it: written, at the first attempt
@@ -262,13 +299,14 @@ def write_flow(
                 attempts=attempt,
                 based_on=expected,
                 alerted=alerted,
+                settled=outcome.settled,
             )
         assert isinstance(outcome, Missed)
         kind: ConflictKind = "serialization" if outcome.serialization else "version"
         theirs: Stored | None = None
         if not (cfg.joined and outcome.serialization):
             # An aborted transaction cannot read; otherwise one read classifies.
-            theirs = yield Read(key, locking=cfg.joined)
+            theirs = yield Read(key, locking=cfg.joined, primary=True)
             if theirs is None:
                 kind = "deleted"
             elif outcome.serialization and theirs.version != expected:
@@ -293,7 +331,7 @@ def write_flow(
         if cfg.points:
             yield Point("after_conflict", key)
         if cfg.joined:
-            raise ConflictError(conflict)
+            raise joined_error(conflict)
         assert theirs is not None
         if theirs.version == expected:
             # A serialization abort with the version unchanged: try the same write again.
@@ -341,7 +379,7 @@ def modify_flow(
     missed: tuple[Stored, Mapping[str, Any]] | None = None
     while True:
         attempt += 1
-        current = yield Read(key)
+        current = yield Read(key, primary=missed is not None)
         if missed is not None:
             last, last_changes = missed
             conflict = _conflict(
@@ -376,21 +414,27 @@ def modify_flow(
             return Applied(key, current.version, current.record, new_value, outcome="unchanged")
         if cfg.points:
             yield Point("before_write", key)
-        outcome = yield Write(
+        step = Write(
             "update",
             key,
             current.version,
             cfg.versions.next(current.version),
             changes,
             base=current.record,
+            token=new_token(),
         )
+        outcome = yield from send(cfg, step)
         if isinstance(outcome, Applied):
-            record = {**current.record, **changes}
+            if outcome.settled and outcome.record is not None:
+                # Established after a lost reply: what is stored now (maybe newer than ours).
+                record, value = outcome.record, None
+            else:
+                record, value = {**current.record, **changes}, new_value
             return Applied(
                 key,
                 outcome.version,
                 record,
-                new_value,
+                value,
                 outcome="written" if attempt == 1 else "retried",
                 attempts=attempt,
                 based_on=current.version,
@@ -398,7 +442,9 @@ def modify_flow(
         missed = (current, changes)
         if cfg.joined:
             # Inside a caller's transaction: classify and raise, never retry.
-            theirs = None if outcome.serialization else (yield Read(key, locking=True))
+            theirs = (
+                None if outcome.serialization else (yield Read(key, locking=True, primary=True))
+            )
             kind: ConflictKind = "serialization" if outcome.serialization else "version"
             conflict = _conflict(
                 cfg,
@@ -415,7 +461,7 @@ def modify_flow(
                 cfg.stats.conflict()
             if conflict.deleted:
                 raise DeletedError(conflict)
-            raise ConflictError(conflict)
+            raise joined_error(conflict)
         if cfg.points:
             yield Point("after_conflict", key)
         delay = cfg.retry.delay(attempt + 1)

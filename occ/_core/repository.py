@@ -321,8 +321,9 @@ class RepositoryCore(Generic[T]):
         self, snapshot: Versioned[T], applied: Applied, changes: Mapping[str, Any]
     ) -> Versioned[T]:
         """What ``save(snapshot)`` returns once ``applied``."""
-        if applied.outcome != "written" and applied.record is not None:
-            # Resolved or discarded: the stored record is not the snapshot's value.
+        if (applied.outcome != "written" or applied.settled) and applied.record is not None:
+            # Resolved, discarded, or established after a lost reply: the stored record
+            # is not (only) the snapshot's value.
             return self._result(applied)
         value = self.codec.with_version(snapshot.value, applied.version)
         base = snapshot.base

@@ -18,6 +18,7 @@ __all__ = [
     "Backoff",
     "Call",
     "Effect",
+    "Lost",
     "Missed",
     "Notify",
     "Point",
@@ -33,11 +34,16 @@ WriteAction = Literal["insert", "update", "delete", "commute"]
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """A row or document as stored: its key, version and fields."""
+    """A row or document as stored: its key, version and fields.
+
+    ``tokens`` are the write tokens of its most recent writes, newest first,
+    when the backend keeps them (``None``: it keeps none).
+    """
 
     key: Any
     version: Version
     record: Record
+    tokens: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +51,15 @@ class Read:
     """Read the current value by key in a fresh transaction; result: ``Stored | None``.
 
     ``locking`` asks for a locking read (``FOR SHARE``) when the read must see
-    the latest committed row inside a caller's transaction.
+    the latest committed row inside a caller's transaction. ``primary``: the
+    read must see the latest committed version (it classifies a conflict, or
+    re-reads after one), so a backend that routes reads to replicas sends it
+    to the primary.
     """
 
     key: Any
     locking: bool = False
+    primary: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +71,9 @@ class Write:
     ``base`` is the stored record at ``expected_version`` when the flow knows
     it (a backend may write nested changes relative to it). ``returning`` asks
     the driver for the stored row after the write; otherwise it may answer
-    with ``record=None``.
+    with ``record=None``. ``token`` is this write's random token: a backend
+    that keeps recent tokens stores it, so a write whose reply was lost can be
+    recognised later (a resend carries the same token).
     """
 
     action: WriteAction
@@ -71,6 +83,7 @@ class Write:
     changes: Mapping[str, Any]
     base: Record | None = None
     returning: bool = False
+    token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +168,23 @@ class Applied:
     attempts: int = 1
     based_on: Version | None = None
     alerted: bool = False
+    #: established after a lost reply: ``record`` is what is stored now (maybe newer).
+    settled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Missed:
     """The conditional write matched nothing (or the database aborted it).
 
-    ``serialization`` marks MariaDB 1020 / PostgreSQL 40001 style aborts.
+    ``serialization`` marks MariaDB 1020 / PostgreSQL 40001 style aborts;
+    ``duplicate``: an insert found its key taken.
     """
 
     serialization: bool = False
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """The write was sent, or may have been, and its reply was lost (the connection
+    failed): it may or may not have applied. The flow establishes which."""

@@ -31,11 +31,20 @@ class IntVersions:
 
     A NULL stored version (a column added to a table that already had rows)
     reads as 0, and a write expecting 0 matches NULL: such rows are protected
-    like any other and get version 1 on their first write.
+    like any other and get version 1 on their first write. Any version the
+    column can hold is accepted as expected (a negative one another program
+    stored included): what can be read can be written.
+
+    Args:
+        bits: width of the version column (a signed integer; 64 by default).
     """
 
     name = "int"
     unversioned: Version = 0
+
+    def __init__(self, bits: int = 64) -> None:
+        self.low = -(2 ** (bits - 1))
+        self.high = 2 ** (bits - 1) - 1
 
     def initial(self) -> Version:
         return 1
@@ -51,8 +60,11 @@ class IntVersions:
                 f"{what} must be an int (the version you read), got "
                 f"{type(expected).__name__} {expected!r}"
             )
-        if expected < 0:
-            raise ValidationError(f"{what} must be >= 0, got {expected}")
+        if not self.low <= expected < self.high:
+            raise ValidationError(
+                f"{what} {expected} is outside what the version column holds "
+                f"({self.low} to {self.high - 1}, so that it can advance)"
+            )
         return expected
 
 

@@ -7,15 +7,14 @@ filters, updates, write tokens and error handling exist once.
 
 Every versioned write is one command whose filter holds the expected version
 (``{"_id": {"$eq": key}, version: {"$eq": v}}``), never an upsert. Every
-write also stores a fresh random token: when a write's outcome is unknown
-(the connection dropped after the server got it), one read of the primary
-tells whether the stored document carries our token, i.e. whether the write
-applied, before the write is sent again.
+write also pushes its random token onto the document's last
+``TOKEN_WINDOW`` tokens: when a write's reply is lost (the connection dropped
+after the server may have got it), the core reads the document and knows from
+them whether it applied (see :mod:`occ._core.settle`).
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +25,12 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailur
 
 from occ._core.commutative import FieldOp
 from occ._core.model import Record, Version
-from occ._core.steps import Applied, Missed, Stored, Write
-from occ.errors import AlreadyExistsError, ValidationError
+from occ._core.settle import TOKEN_WINDOW, new_token
+from occ._core.steps import Applied, Lost, Missed, Write
+from occ.errors import ValidationError
 from occ.mongo._mapping import DocumentMap, same
 
-__all__ = ["Commands", "Op", "Plan", "new_token"]
+__all__ = ["Commands", "Op", "Plan"]
 
 #: MongoDB's WriteConflict: inside a transaction, another transaction wrote first.
 _WRITE_CONFLICT = 112
@@ -48,11 +48,6 @@ class Op:
 
 
 Plan = Generator[Op, Any, Any]
-
-
-def new_token() -> str:
-    """A random write token (64 bits: collisions between two writes are negligible)."""
-    return secrets.token_hex(8)
 
 
 def _unknown_outcome(exc: BaseException) -> bool:
@@ -121,11 +116,15 @@ class Commands:
             old = base.get(name, _ABSENT) if base is not None else _ABSENT
             _paths(name, old, value, sets, unsets)
         sets[self.docs.version_field] = new
-        sets[self.docs.token_field] = token
-        update: dict[str, Any] = {"$set": sets}
+        update: dict[str, Any] = {"$set": sets, "$push": self._push(token)}
         if unsets:
             update["$unset"] = unsets
         return update
+
+    def _push(self, token: str) -> dict[str, Any]:
+        """Keep ``token`` first among the document's last ``TOKEN_WINDOW`` write tokens."""
+        entry = {"$each": [token], "$position": 0, "$slice": TOKEN_WINDOW}
+        return {self.docs.token_field: entry}
 
     # -- plans ---------------------------------------------------------------
 
@@ -138,53 +137,30 @@ class Commands:
         return None if doc is None else self.docs.stored(doc)
 
     def write_plan(self, step: Write, *, in_transaction: bool) -> Plan:
-        """One conditional write; returns :class:`Applied` or :class:`Missed`.
+        """One conditional write; returns :class:`Applied`, :class:`Missed` or :class:`Lost`.
 
         ``step.base``, the stored record at the expected version when the flow
-        knows it, turns nested changes into dotted paths. Inside a transaction
-        an unknown outcome is the caller's to handle (their transaction
-        retries): it is raised.
+        knows it, turns nested changes into dotted paths. A connection that
+        failed after the command may have reached the server is a lost reply:
+        the flow establishes whether it applied, by the write's token. Inside a
+        transaction the caller's transaction handles that: it is raised.
         """
-        token = new_token()
-        op = self._write_op(step, token)
-        resent = False
-        while True:
-            try:
-                result = yield op
-            except Exception as exc:
-                if _encoding_error(exc):
-                    raise ValidationError(
-                        f"{self.docs.name}: a value cannot be stored in BSON: {exc}"
-                    ) from exc
-                if isinstance(exc, DuplicateKeyError) and step.action == "insert":
-                    return (yield from self._duplicate(exc, step, token, resent))
-                if _is_write_conflict(exc):
-                    return Missed(serialization=True)
-                if in_transaction or resent or not _unknown_outcome(exc):
-                    raise
-                # The outcome is unknown: one read tells whether our write applied.
-                doc = yield self.read_raw(step.key)
-                done = self._mine(doc, step, token)
-                if done is not None:
-                    return done
-                if step.action == "commute":
-                    # Commutative fast path: no version tells whether it applied and was
-                    # overwritten since; resending could apply it twice. Surface it.
-                    raise
-                if step.action != "insert" and (
-                    doc is None or self.docs.stored(doc).version != step.expected_version
-                ):
-                    return Missed()
-                resent = True  # not applied: send the same write (same token) once more
-                continue
-            outcome = self._outcome(step, result)
-            if isinstance(outcome, Missed) and resent:
-                # The first send may have landed after our read: is the stored write ours?
-                doc = yield self.read_raw(step.key)
-                done = self._mine(doc, step, token)
-                if done is not None:
-                    return done
-            return outcome
+        token = step.token or new_token()
+        try:
+            result = yield self._write_op(step, token)
+        except Exception as exc:
+            if _encoding_error(exc):
+                raise ValidationError(
+                    f"{self.docs.name}: a value cannot be stored in BSON: {exc}"
+                ) from exc
+            if isinstance(exc, DuplicateKeyError) and step.action == "insert":
+                return (yield from self._duplicate(exc, step))
+            if _is_write_conflict(exc):
+                return Missed(serialization=True)
+            if not in_transaction and _unknown_outcome(exc):
+                return Lost()
+            raise
+        return self._outcome(step, result)
 
     def commutative_update(self, ops: Mapping[str, FieldOp], token: str) -> dict[str, Any]:
         """``$inc`` (the version too), ``$addToSet``, ``$max``, ``$min`` of the fast path's
@@ -193,7 +169,7 @@ class Commands:
         for name, op in ops.items():
             value = {"$each": list(op.value)} if op.kind == "add_to_set" else op.value
             update.setdefault(_OPERATORS[op.kind], {})[name] = value
-        update["$set"] = {self.docs.token_field: token}
+        update["$push"] = self._push(token)
         return update
 
     def _write_op(self, step: Write, token: str) -> Op:
@@ -201,7 +177,7 @@ class Commands:
         if step.action == "insert":
             doc = {"_id": step.key, **step.changes}
             doc[docs.version_field] = step.new_version
-            doc[docs.token_field] = token
+            doc[docs.token_field] = [token]
             return Op("insert_one", (doc,))
         if step.action == "commute":
             # The commutative fast path: atomic operators, no version predicate.
@@ -240,33 +216,17 @@ class Commands:
         assert step.new_version is not None
         return Applied(step.key, step.new_version) if result.matched_count else Missed()
 
-    def _mine(self, doc: Mapping[str, Any] | None, step: Write, token: str) -> Applied | None:
-        """The applied write if the stored document has our token (for a delete: is gone)."""
-        if doc is None:
-            if step.action == "delete":
-                assert step.expected_version is not None
-                return Applied(step.key, step.expected_version)
-            return None
-        if doc.get(self.docs.token_field) != token:
-            return None
-        stored: Stored = self.docs.stored(doc)
-        return Applied(stored.key, stored.version, stored.record)
-
-    def _duplicate(
-        self, exc: DuplicateKeyError, step: Write, token: str, resent: bool
-    ) -> Generator[Op, Any, Applied]:
+    def _duplicate(self, exc: DuplicateKeyError, step: Write) -> Generator[Op, Any, Missed]:
+        """An insert's duplicate key: its key taken (a miss), or another unique index (raised)."""
         which = _duplicate_index(exc)
-        if which == "_id" and not resent:
-            raise AlreadyExistsError(self.docs.name, step.key) from exc
+        if which == "_id":
+            return Missed(duplicate=True)
         if which == "other":
             raise exc
-        # Unknown index (a server that does not say), or a resent insert: look.
+        # A server that does not say which index: is the key taken?
         doc = yield self.read_raw(step.key)
-        done = self._mine(doc, step, token)
-        if done is not None:
-            return done
         if doc is not None:
-            raise AlreadyExistsError(self.docs.name, step.key) from exc
+            return Missed(duplicate=True)
         raise exc
 
 

@@ -9,12 +9,15 @@ dicts and lists.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import decimal
 import types
 import typing
+import uuid
 from collections.abc import Mapping
 from typing import Any, Union
 
-from bson import ObjectId
+from bson import Code, Decimal128, ObjectId, Regex
 
 from occ._core.model import Record, Version, freeze
 from occ._core.steps import Stored
@@ -24,6 +27,9 @@ from occ.errors import ConfigurationError, ValidationError
 __all__ = ["DocumentMap", "check_name", "plain", "same"]
 
 _MISSING = object()
+#: the literal types a key (``_id``) may have: a filter on them matches one document.
+_KEY_TYPES = (str, int, float, bytes, ObjectId, uuid.UUID, dt.datetime, decimal.Decimal, Decimal128)
+_KEY_SCALARS = frozenset({str, int, ObjectId, uuid.UUID})
 #: types that are never containers: checked and converted at once.
 _SCALARS = frozenset({str, int, float, bool, type(None), bytes, ObjectId})
 
@@ -223,13 +229,26 @@ class DocumentMap:
         return out
 
     def check_key(self, key: Any) -> Any:
-        """A key is a scalar or a document of valid field names (never an operator)."""
+        """A key is a literal value or a document of them (never an operator or a pattern).
+
+        A regular expression (``re.compile``, ``bson.Regex``), code, ``MinKey``
+        or ``MaxKey`` would match other documents than one: they are refused.
+        """
         if key is None:
             raise ValidationError(f"{self.name}: the key cannot be None")
+        if type(key) in _KEY_SCALARS:
+            return key
         if isinstance(key, Mapping):
             check_nested(key, entity=self.name, path="_id.")
-        elif isinstance(key, list | tuple | set):
-            raise ValidationError(f"{self.name}: {key!r} is not a key value")
+            for part in key.values():
+                if part is not None and not isinstance(part, Mapping):
+                    self.check_key(part)
+            return key
+        if not isinstance(key, _KEY_TYPES) or isinstance(key, Regex | Code):
+            raise ValidationError(
+                f"{self.name}: {key!r} ({type(key).__name__}) is not a literal key value; keys "
+                "are strings, numbers, ObjectIds, UUIDs, dates, binary data or documents of them"
+            )
         return key
 
     # -- values -------------------------------------------------------------
@@ -338,7 +357,8 @@ class DocumentMap:
         record = {k: v for k, v in doc.items() if k not in drop}
         if self.fields is not None:
             record = {k: v for k, v in record.items() if k in self.fields}
-        return Stored(doc["_id"], version, record)
+        tokens = doc.get(self.token_field)
+        return Stored(doc["_id"], version, record, tuple(tokens) if type(tokens) is list else ())
 
     def to_value(self, stored: Stored) -> Any:
         """A fresh user value for a stored document."""

@@ -44,16 +44,15 @@ def _statement(st: Statements, shape: tuple[tuple[str, str], ...], returning: bo
         cache = _caches[st] = _LRU(64)
 
     def build() -> Bound:
-        binds = tuple((name, f"f{i}") for i, (name, _) in enumerate(shape))
+        binds = st.field_binds(tuple(name for name, _ in shape))
         values: dict[Any, Any] = {
             entity.fields[name]: _expression(entity.fields[name], kind, bind)
             for (name, kind), (_, bind) in zip(shape, binds, strict=True)
         }
         values[entity.version_col] = sa.func.coalesce(entity.version_col, 0) + 1
-        key_clause = sa.and_(
-            *(col == sa.bindparam(f"k{i}") for i, col in enumerate(entity.key_columns))
-        )
-        stmt = sa.update(entity.table).where(key_clause).values(values)
+        if st.token_update() is not None:
+            values[entity.token_col] = st.token_update()
+        stmt = sa.update(entity.table).where(st.key_clause).values(values)
         if returning:
             stmt = stmt.returning(*entity.all_columns)
         return stmt, binds
@@ -71,7 +70,7 @@ def commutative_plan(st: Statements, step: Write) -> Any:
     shape = tuple((name, op.kind) for name, op in ops.items())
     native = st.update_returning
     stmt, binds = _statement(st, shape, native)
-    params = st.key_params(step.key)
+    params = st.params(step.key, (), {}, token=step.token)
     for name, bind in binds:
         params[bind] = ops[name].value
     result = yield stmt, params

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from occ.sql._mapping import EntityMap
 
-__all__ = ["is_duplicate_key", "is_serialization_failure"]
+__all__ = ["aborts_transaction", "is_duplicate_key", "is_serialization_failure"]
 
 #: MariaDB 1020 "Record has changed since last read" (innodb_snapshot_isolation),
 #: 1213 deadlock: the transaction was rolled back; a retry from a fresh read may pass.
@@ -35,6 +35,17 @@ def is_serialization_failure(exc: sa.exc.DBAPIError) -> bool:
     if _sqlstate(orig) in _PG_CONFLICT_STATES:
         return True
     return _mysql_code(orig) in _MYSQL_CONFLICT_CODES
+
+
+def aborts_transaction(exc: sa.exc.DBAPIError, dialect_name: str) -> bool:
+    """True when the error ended the transaction it happened in (not only the statement).
+
+    PostgreSQL aborts the transaction on any failed statement; MySQL/MariaDB roll
+    it back on a deadlock or a snapshot-isolation conflict.
+    """
+    if dialect_name == "postgresql":
+        return True
+    return _mysql_code(exc.orig) in _MYSQL_CONFLICT_CODES
 
 
 def is_duplicate_key(exc: sa.exc.IntegrityError, entity: EntityMap) -> bool:

@@ -29,12 +29,15 @@ from sqlalchemy import pool as sa_pool
 from sqlalchemy.engine.create import create_engine as _create_engine
 
 __all__ = [
+    "acreate_tables",
     "adispose",
     "autocommit_engine",
+    "create_tables",
     "dispose",
     "driver_sql_allowed",
     "session_engine",
     "shares_one_connection",
+    "transaction_options",
 ]
 
 _twins: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
@@ -142,6 +145,48 @@ def autocommit_engine(engine: Any) -> Any:
             _join(twin.sync_engine, sync)
     _twins[engine] = twin
     return twin
+
+
+def transaction_options(engine: Any) -> dict[str, Any] | None:
+    """Execution options that give a connection of ``engine`` a real transaction.
+
+    ``None`` when its connections already have one; for an engine (or engine
+    copy) set to ``AUTOCOMMIT``, the server's default isolation level, so that
+    a write of several statements is never run as several transactions.
+    """
+    sync = _sync(engine)
+    level = sync.get_execution_options().get("isolation_level")
+    if level is None:
+        level = sync.dialect._on_connect_isolation_level
+    if level != "AUTOCOMMIT":
+        return None
+    default = sync.dialect.default_isolation_level
+    if not default or default == "AUTOCOMMIT":
+        default = "SERIALIZABLE" if sync.dialect.name == "sqlite" else "READ COMMITTED"
+    return {"isolation_level": default}
+
+
+def create_tables(bind: Any, *tables: sa.Table) -> None:
+    """``CREATE TABLE IF NOT EXISTS`` for ``tables``: on an ``Engine`` in a transaction of its
+    own, or on a caller's ``Connection`` (inside its transaction)."""
+    if isinstance(bind, sa.Engine):
+        with bind.begin() as conn:
+            create_tables(conn, *tables)
+        return
+    for table in tables:
+        table.create(bind, checkfirst=True)
+
+
+async def acreate_tables(bind: Any, *tables: sa.Table) -> None:
+    """:func:`create_tables` for an ``AsyncEngine`` or ``AsyncConnection``."""
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    if isinstance(bind, AsyncEngine):
+        async with bind.begin() as conn:
+            await acreate_tables(conn, *tables)
+        return
+    for table in tables:
+        await bind.run_sync(table.create, checkfirst=True)
 
 
 def dispose(engine: sa.Engine) -> None:

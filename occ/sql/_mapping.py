@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.attributes import set_committed_value
 
 from occ._core.model import Record, Version, freeze
+from occ._core.settle import TOKEN_WINDOW
 from occ._core.steps import Stored
 from occ._core.versions import IntVersions, TimestampVersions, VersionScheme
 from occ.errors import ConfigurationError, ValidationError
@@ -41,6 +42,7 @@ class EntityMap:
         version_column: str,
         version_type: str,
         dialect: Dialect,
+        token_column: str | None = None,
     ) -> None:
         self.model = model
         self.mapper: Mapper[Any] | None = None
@@ -94,19 +96,27 @@ class EntityMap:
             frozenset({"inc", "max", "min"}) if self.versions.name == "int" else frozenset()
         )
         self._mysql = dialect.name == "mysql"
+        #: the column keeping the last write tokens (see :meth:`tokens_of`), if any.
+        self.token_col = _token_column(
+            self.name, columns, token_column, (*pk_columns, self.version_col)
+        )
         self.fields: dict[str, sa.Column[Any]] = {
-            k: c for k, c in columns.items() if k != version_field and c not in pk_columns
+            k: c
+            for k, c in columns.items()
+            if k != version_field and c not in pk_columns and c is not self.token_col
         }
         #: every column, in the order selects and RETURNING clauses list them.
         self.all_columns: tuple[sa.Column[Any], ...] = (
             *self.key_columns,
             self.version_col,
             *self.fields.values(),
+            *((self.token_col,) if self.token_col is not None else ()),
         )
         self._field_names = tuple(self.fields)
         #: every name a dict value may hold.
         self._value_names = frozenset((*self.fields, *self.key_fields, self.version_field))
         self._key_python = tuple(_python_type(c) for c in self.key_columns)
+        self._key_ranges = tuple(int_range(c, dialect) for c in self.key_columns)
         #: a single-column key of exactly this type passes check_key() at once.
         self._key_exact: type | None = (
             self._key_python[0]
@@ -119,8 +129,13 @@ class EntityMap:
 
     def check_key(self, key: Any) -> Any:
         """Validate a key's shape and type; composite keys are tuples."""
-        if type(key) is self._key_exact:
-            return key
+        kind = type(key)
+        if kind is self._key_exact:
+            if kind is not int:
+                return key
+            low, high = self._key_ranges[0]
+            if low <= int(key) <= high:
+                return key
         if len(self.key_fields) > 1:
             if not isinstance(key, tuple) or len(key) != len(self.key_fields):
                 raise ValidationError(
@@ -130,13 +145,18 @@ class EntityMap:
             parts = key
         else:
             parts = (key,)
-        for name, part, expected in zip(self.key_fields, parts, self._key_python, strict=True):
+        checks = zip(self.key_fields, parts, self._key_python, self._key_ranges, strict=True)
+        for name, part, expected, (low, high) in checks:
             if part is None or isinstance(part, list | dict | tuple | set):
                 raise ValidationError(f"{self.name}.{name}: {part!r} is not a key value")
             if expected is not None and not _fits(part, expected):
                 raise ValidationError(
                     f"{self.name}.{name} holds {expected.__name__} values, got "
                     f"{type(part).__name__} {part!r}"
+                )
+            if type(part) is int and not low <= part <= high:
+                raise ValidationError(
+                    f"{self.name}.{name}: {part} is outside what the column holds ({low} to {high})"
                 )
         return key
 
@@ -281,8 +301,11 @@ class EntityMap:
         version = row[n]
         if version is None:
             version = self.versions.unversioned
-        record = dict(zip(self._field_names, row[n + 1 :], strict=True))
-        return Stored(key, version, record)
+        if self.token_col is None:
+            record = dict(zip(self._field_names, row[n + 1 :], strict=True))
+            return Stored(key, version, record)
+        record = dict(zip(self._field_names, row[n + 1 : -1], strict=True))
+        return Stored(key, version, record, tuple((row[-1] or "").split()))
 
 
 def _python_type(column: sa.Column[Any]) -> type | None:
@@ -290,6 +313,51 @@ def _python_type(column: sa.Column[Any]) -> type | None:
         return column.type.python_type
     except NotImplementedError:
         return None
+
+
+#: what a token column must hold: TOKEN_WINDOW tokens of 16 hex digits, space separated.
+TOKENS_LENGTH = TOKEN_WINDOW * 17 - 1
+
+
+def _token_column(
+    entity: str,
+    columns: Mapping[str, sa.Column[Any]],
+    name: str | None,
+    taken: tuple[sa.Column[Any], ...],
+) -> sa.Column[Any] | None:
+    """The column named ``name`` (attribute or column name), checked to hold the tokens."""
+    if name is None:
+        return None
+    column = next((c for k, c in columns.items() if name in (k, c.name)), None)
+    if column is None:
+        raise ConfigurationError(
+            f"{entity} has no token column {name!r}; add a String({TOKENS_LENGTH}) column "
+            "(nullable) or leave token_column unset"
+        )
+    length = getattr(column.type, "length", None)
+    if (
+        column in taken
+        or not isinstance(column.type, sa.String)
+        or (length is not None and length < TOKENS_LENGTH)
+    ):
+        raise ConfigurationError(
+            f"{entity}.{column.name} cannot keep write tokens: it needs its own String column "
+            f"of at least {TOKENS_LENGTH} characters (or Text)"
+        )
+    return column
+
+
+def int_range(column: sa.Column[Any], dialect: Dialect) -> tuple[int, int]:
+    """The values an integer column holds on ``dialect`` (64-bit for other types)."""
+    kind = column.type
+    bits = 64
+    if isinstance(kind, sa.SmallInteger):
+        bits = 16
+    elif isinstance(kind, sa.Integer) and not isinstance(kind, sa.BigInteger):
+        bits = 64 if dialect.name == "sqlite" else 32
+    if getattr(kind, "unsigned", False):
+        return 0, 2**bits - 1
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
 def _fits(value: Any, expected: type) -> bool:
@@ -308,7 +376,8 @@ def _scheme(entity: EntityMap, version_type: str, dialect: Dialect) -> VersionSc
                 f"{entity.name}.{col.name} is {col.type!r}; integer versions need an "
                 "Integer column (or pass version_type='timestamp' for a DateTime column)"
             )
-        return IntVersions()
+        low, high = int_range(col, dialect)
+        return IntVersions(bits=max(16, (high - low).bit_length()))
     if version_type == "timestamp":
         if not isinstance(col.type, sa.DateTime):
             raise ConfigurationError(

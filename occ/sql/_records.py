@@ -13,12 +13,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from occ._core.steps import Applied, Missed, Read, Stored, Write
-from occ.errors import AlreadyExistsError
+from occ._core.steps import Applied, Lost, Missed, Read, Stored, Write
 from occ.sql._commutative import commutative_plan
 from occ.sql._dberrors import is_duplicate_key, is_serialization_failure
 from occ.sql._mapping import EntityMap
 from occ.sql._statements import DriverSQL, Statements
+from occ.sql._tombstones import Tombstones, tombstone_table
+
+#: the tombstone table every SQL repository shares.
+TOMBSTONES = tombstone_table()
 
 __all__ = ["Plan", "SQLRecords"]
 
@@ -28,12 +31,26 @@ Plan = Generator[tuple[Any, dict[str, Any]], Any, Any]
 class SQLRecords:
     """Plans for reading and writing the rows of one :class:`EntityMap` on one dialect."""
 
-    def __init__(self, entity: EntityMap, dialect: Dialect) -> None:
+    def __init__(self, entity: EntityMap, dialect: Dialect, *, tombstones: bool = True) -> None:
         self.entity = entity
         self.statements = Statements(entity, dialect)
+        #: the key's versions never repeat across a delete (integer versions only).
+        self.tombstones: Tombstones | None = (
+            Tombstones(entity.table.fullname, dialect, TOMBSTONES)
+            if tombstones and entity.versions.name == "int"
+            else None
+        )
+        if self.tombstones is not None:
+            first = self.tombstones.first_version
+            #: the version of a row inserted under an explicit key: past its tombstone.
+            self._first = sa.func.last_insert_id(first) if dialect.name == "mysql" else first
+            self._delete_cte = dialect.name == "postgresql"
 
     def needs_transaction(self, step: Write) -> bool:
-        """MySQL/MariaDB have no UPDATE ... RETURNING: update + read run in one transaction."""
+        """Whether the step's plan has several statements, which run in one transaction:
+        MySQL/MariaDB's update + read (no UPDATE ... RETURNING), a delete + its tombstone."""
+        if step.action == "delete":
+            return self.tombstones is not None and not self._delete_cte
         return (
             step.returning
             and step.action in ("update", "commute")
@@ -44,7 +61,9 @@ class SQLRecords:
         """Whether every statement of the step's plan is prebuilt driver SQL."""
         if isinstance(step, Read):
             return type(self.statements.read()) is DriverSQL
-        return step.action == "delete" or (step.action == "update" and not step.returning)
+        if step.action == "delete":
+            return self.tombstones is None
+        return step.action == "update" and not step.returning
 
     def read_plan(self, step: Read, *, locking: bool = False) -> Plan:
         """Read a row by key (``FOR SHARE`` when ``locking``); returns ``Stored | None``."""
@@ -60,31 +79,24 @@ class SQLRecords:
         if step.action == "commute":
             return (yield from commutative_plan(st, step))
         if step.action == "insert":
-            fields = tuple(step.changes)
-            stmt, binds = st.insert(fields, returning=st.insert_returning)
-            result = yield stmt, st.params(None, binds, step.changes, new=step.new_version)
-            if st.insert_returning:
-                return _applied(entity.from_row(result.one()))
-            key = step.key
-            if key is None:
-                key = tuple(result.inserted_primary_key)
-                key = key[0] if len(key) == 1 else key
-            record = {name: step.changes.get(name) for name in entity.fields}
-            assert step.new_version is not None
-            return _applied(Stored(key, step.new_version, record))
+            return (yield from self._insert_plan(step))
         assert step.expected_version is not None
         unversioned = step.expected_version == entity.versions.unversioned
+        second = st.text_timestamps and st.whole_second(step.expected_version)
         if step.action == "delete":
-            stmt, binds = st.delete(unversioned=unversioned)
-            result = yield stmt, st.params(step.key, binds, {}, expected=step.expected_version)
-            if result.rowcount != 1:
-                return Missed()
-            return Applied(step.key, step.expected_version, based_on=step.expected_version)
+            return (yield from self._delete_plan(step, unversioned, second))
         fields = tuple(step.changes)
         native = step.returning and st.update_returning
-        stmt, binds = st.update(fields, returning=native, unversioned=unversioned)
+        stmt, binds = st.update(
+            fields, returning=native, unversioned=unversioned, whole_second=second
+        )
         params = st.params(
-            step.key, binds, step.changes, expected=step.expected_version, new=step.new_version
+            step.key,
+            binds,
+            step.changes,
+            expected=step.expected_version,
+            new=step.new_version,
+            token=step.token,
         )
         result = yield stmt, params
         if native:
@@ -100,14 +112,62 @@ class SQLRecords:
         result = yield st.read(), st.key_params(step.key)
         return _applied(entity.from_row(result.one()))
 
-    def write_error(self, exc: sa.exc.DBAPIError, step: Write) -> Missed:
-        """Map a driver error of a write to a miss, or raise the right occ error."""
+    def _insert_plan(self, step: Write) -> Plan:
+        st = self.statements
+        entity = self.entity
+        fields = tuple(step.changes)
+        tomb = self.tombstones if step.key is not None else None
+        first = None if tomb is None else self._first
+        stmt, binds = st.insert(fields, returning=st.insert_returning, first_version=first)
+        params = st.params(None, binds, step.changes, new=step.new_version, token=step.token)
+        if tomb is not None:
+            params.update(tomb.params(step.key))
+        result = yield stmt, params
+        if st.insert_returning:
+            return _applied(entity.from_row(result.one()))
+        key = step.key
+        if key is None:
+            key = tuple(result.inserted_primary_key)
+            key = key[0] if len(key) == 1 else key
+        record = {name: step.changes.get(name) for name in entity.fields}
+        assert step.new_version is not None
+        # MySQL/MariaDB: LAST_INSERT_ID(expr) reported the version the tombstone gave.
+        version = step.new_version if tomb is None else int(result.lastrowid)
+        return _applied(Stored(key, version, record))
+
+    def _delete_plan(self, step: Write, unversioned: bool, second: bool) -> Plan:
+        st = self.statements
+        tomb = self.tombstones
+        stmt, binds = st.delete(unversioned=unversioned, whole_second=second)
+        params = st.params(step.key, binds, {}, expected=step.expected_version)
+        if tomb is not None:
+            params.update(tomb.record_params(step.key, step.expected_version))
+            if self._delete_cte:
+                # One statement: the DELETE and its tombstone (rowcount 1 if it matched).
+                stmt = st.delete_recording(tomb, unversioned=unversioned, whole_second=second)
+        result = yield stmt, params
+        if result.rowcount != 1:
+            return Missed()
+        if tomb is not None and not self._delete_cte:
+            yield tomb.upsert, params
+        assert step.expected_version is not None
+        return Applied(step.key, step.expected_version, based_on=step.expected_version)
+
+    def write_error(self, exc: sa.exc.DBAPIError, step: Write, *, joined: bool) -> Missed | Lost:
+        """Map a driver error of a write to a miss or a lost reply, or raise it.
+
+        A dropped connection loses the reply: the write may have applied (the
+        flow establishes it). In a caller's transaction the transaction died
+        with the connection, so the error is raised as it is.
+        """
         if isinstance(exc, sa.exc.IntegrityError) and step.action == "insert":
             if is_duplicate_key(exc, self.entity):
-                raise AlreadyExistsError(self.entity.name, step.key) from exc
+                return Missed(duplicate=True)
             raise exc
         if is_serialization_failure(exc):
             return Missed(serialization=True)
+        if exc.connection_invalidated and not joined:
+            return Lost()
         raise exc
 
 

@@ -7,6 +7,7 @@ one (``version IS NULL OR version = 0``), whether a read locks.
 
 from __future__ import annotations
 
+import datetime
 import operator
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from occ._core.model import Version
-from occ.sql._mapping import EntityMap
+from occ.sql._mapping import TOKENS_LENGTH, EntityMap
 
 __all__ = ["Bound", "DriverSQL", "Statements"]
 
@@ -106,6 +107,15 @@ def _plain_rows(columns: tuple[sa.Column[Any], ...], dialect: Dialect) -> bool:
     return True
 
 
+def _bind_prefix(table: sa.Table) -> str:
+    """``occ_`` (or ``_occ_``, ...): no column name or key starts with it."""
+    names = {c.name for c in table.columns} | {c.key for c in table.columns}
+    prefix = "occ_"
+    while any(name.startswith(prefix) for name in names):
+        prefix = "_" + prefix
+    return prefix
+
+
 class Statements:
     """Builds and caches the statements of one entity for one dialect."""
 
@@ -117,16 +127,45 @@ class Statements:
         self.locking_reads = dialect.name in ("mysql", "postgresql")
         self._cache = _LRU(cache_size)
         t = entity.table
+        #: prefix of occ's bind parameter names, chosen so that none equals a column's
+        #: name or key (SQLAlchemy reserves those in the SET and VALUES clauses).
+        self.bind = _bind_prefix(t)
+        b = self.bind
         self._single_key = len(entity.key_columns) == 1
-        self._key_binds = tuple(f"k{i}" for i in range(len(entity.key_columns)))
+        self._key_binds = tuple(f"{b}k{i}" for i in range(len(entity.key_columns)))
+        self._k0 = self._key_binds[0]
+        self._ev = f"{b}ev"
+        self._nv = f"{b}nv"
         self._key_clause = sa.and_(
             *(
                 col == sa.bindparam(bind)
                 for bind, col in zip(self._key_binds, entity.key_columns, strict=True)
             )
         )
-        self._version_eq = entity.version_col == sa.bindparam("ev")
+        self._version_eq = entity.version_col == sa.bindparam(self._ev)
         self._version_unversioned = sa.or_(entity.version_col.is_(None), self._version_eq)
+        self._es = f"{b}es"
+        self._tok = f"{b}tok"
+        token_col = entity.token_col
+        #: the SET of the token column: this write's token first, the older ones after it.
+        self._push_token: Any = (
+            None
+            if token_col is None
+            else sa.func.substr(
+                sa.bindparam(self._tok, type_=sa.String)
+                + sa.literal_column("' '", sa.String)
+                + sa.func.coalesce(token_col, sa.literal_column("''", sa.String)),
+                sa.literal_column("1", sa.Integer),
+                sa.literal_column(str(TOKENS_LENGTH), sa.Integer),
+            )
+        )
+        #: SQLite keeps datetimes as text: a timestamp another program stored without
+        #: fractional seconds ("2024-01-01 10:00:00", as CURRENT_TIMESTAMP writes it) is
+        #: matched in that spelling too, so a row occ can read it can also write.
+        self._version_whole_second = sa.or_(
+            self._version_eq, entity.version_col == sa.bindparam(self._es, type_=sa.String)
+        )
+        self.text_timestamps = dialect.name == "sqlite" and entity.versions.name == "timestamp"
         select = sa.select(*entity.all_columns).where(self._key_clause)
         select_locking = select.with_for_update(read=True)
         self._table = t
@@ -140,13 +179,33 @@ class Statements:
     def __len__(self) -> int:
         return len(self._cache)
 
+    def token_update(self) -> Any:
+        """The SET expression of the token column (``None`` when the entity keeps no tokens)."""
+        return self._push_token
+
+    def field_binds(self, fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """``(field, bind name)`` for each written field."""
+        b = self.bind
+        return tuple((name, f"{b}f{i}") for i, name in enumerate(fields))
+
+    @property
+    def key_clause(self) -> Any:
+        """``key_col = :bind [AND ...]`` with occ's key bind names."""
+        return self._key_clause
+
     def key_params(self, key: Any) -> dict[str, Any]:
         if self._single_key:
-            return {"k0": key}
+            return {self._k0: key}
         return dict(zip(self._key_binds, key, strict=True))
 
-    def _guard(self, unversioned: bool) -> Any:
-        return self._version_unversioned if unversioned else self._version_eq
+    def _guard(self, unversioned: bool, whole_second: bool = False) -> Any:
+        if unversioned:
+            return self._version_unversioned
+        return self._version_whole_second if whole_second else self._version_eq
+
+    def whole_second(self, expected: Any) -> bool:
+        """Whether the guard must also match ``expected`` spelled without fractional seconds."""
+        return self.text_timestamps and expected.microsecond == 0
 
     def read(self, *, locking: bool = False) -> Any:
         """``SELECT`` of every column by key (``FOR SHARE`` when ``locking``, where supported).
@@ -155,48 +214,82 @@ class Statements:
         """
         return self._read_locking if locking and self.locking_reads else self._read
 
-    def update(self, fields: tuple[str, ...], *, returning: bool, unversioned: bool) -> Bound:
+    def update(
+        self,
+        fields: tuple[str, ...],
+        *,
+        returning: bool,
+        unversioned: bool,
+        whole_second: bool = False,
+    ) -> Bound:
         """``UPDATE t SET f=:f0, ..., version=:nv WHERE key AND version=:ev [RETURNING *]``."""
 
         def build() -> Bound:
-            binds = tuple((name, f"f{i}") for i, name in enumerate(fields))
+            binds = self.field_binds(fields)
             values: dict[Any, Any] = {
                 self.entity.fields[name]: sa.bindparam(bind) for name, bind in binds
             }
-            values[self.entity.version_col] = sa.bindparam("nv")
+            values[self.entity.version_col] = sa.bindparam(self._nv)
+            if self._push_token is not None:
+                values[self.entity.token_col] = self._push_token
             stmt = (
                 sa.update(self._table)
-                .where(self._key_clause, self._guard(unversioned))
+                .where(self._key_clause, self._guard(unversioned, whole_second))
                 .values(values)
             )
             if returning:
                 return stmt.returning(*self.entity.all_columns), binds
             return DriverSQL(stmt, self.dialect), binds
 
-        return self._cache.get(("u", fields, returning, unversioned), build)
+        return self._cache.get(("u", fields, returning, unversioned, whole_second), build)
 
-    def delete(self, *, unversioned: bool) -> Bound:
+    def delete(self, *, unversioned: bool, whole_second: bool = False) -> Bound:
         def build() -> Bound:
-            stmt = sa.delete(self._table).where(self._key_clause, self._guard(unversioned))
+            guard = self._guard(unversioned, whole_second)
+            stmt = sa.delete(self._table).where(self._key_clause, guard)
             return DriverSQL(stmt, self.dialect), ()
 
-        return self._cache.get(("d", unversioned), build)
+        return self._cache.get(("d", unversioned, whole_second), build)
 
-    def insert(self, fields: tuple[str, ...], *, returning: bool) -> Bound:
-        """``INSERT`` of the given fields (the key among them when given) and the version."""
+    def delete_recording(self, tombstones: Any, *, unversioned: bool, whole_second: bool) -> Any:
+        """PostgreSQL: the versioned DELETE and its tombstone, one statement (cached)."""
+
+        def build() -> Bound:
+            guard = self._guard(unversioned, whole_second)
+            delete = (
+                sa.delete(self._table)
+                .where(self._key_clause, guard)
+                .returning(self.entity.version_col)
+            )
+            return tombstones.delete_and_record(delete), ()
+
+        return self._cache.get(("dt", unversioned, whole_second), build)[0]
+
+    def insert(
+        self, fields: tuple[str, ...], *, returning: bool, first_version: Any = None
+    ) -> Bound:
+        """``INSERT`` of the given fields (the key among them when given) and the version.
+
+        ``first_version``: an SQL expression of the version (a tombstone lookup)
+        instead of the ``nv`` parameter.
+        """
 
         def build() -> Bound:
             keys = zip(self.entity.key_fields, self.entity.key_columns, strict=True)
             columns = {**dict(keys), **self.entity.fields}
-            binds = tuple((name, f"f{i}") for i, name in enumerate(fields))
+            binds = self.field_binds(fields)
             values: dict[Any, Any] = {columns[name]: sa.bindparam(bind) for name, bind in binds}
-            values[self.entity.version_col] = sa.bindparam("nv")
+            values[self.entity.version_col] = (
+                sa.bindparam(self._nv) if first_version is None else first_version
+            )
+            if self.entity.token_col is not None:
+                values[self.entity.token_col] = sa.bindparam(self._tok, type_=sa.String)
             stmt = sa.insert(self._table).values(values)
             if returning:
                 stmt = stmt.returning(*self.entity.all_columns)
             return stmt, binds
 
-        return self._cache.get(("i", fields, returning), build)
+        return self._cache.get(("i", fields, returning, first_version is not None), build)
 
     def params(
         self,
@@ -206,12 +299,17 @@ class Statements:
         *,
         expected: Version | None = None,
         new: Version | None = None,
+        token: str | None = None,
     ) -> dict[str, Any]:
         params = self.key_params(key) if key is not None else {}
         for name, bind in binds:
             params[bind] = values[name]
         if expected is not None:
-            params["ev"] = expected
+            params[self._ev] = expected
+            if self.text_timestamps and isinstance(expected, datetime.datetime):
+                params[self._es] = expected.strftime("%Y-%m-%d %H:%M:%S")
         if new is not None:
-            params["nv"] = new
+            params[self._nv] = new
+        if self._push_token is not None:
+            params[self._tok] = token or ""
         return params

@@ -7,9 +7,24 @@
 - :func:`hammer` / :func:`ahammer` run them for real, bounded in count and time.
 - :class:`InMemoryRepository` / :class:`AsyncInMemoryRepository` run the same
   core flows as the SQL and MongoDB repositories, over a dict.
+
+Submodules, imported on their own (they need the drivers):
+:mod:`occ.testing.databases` gives each test run a private database on a
+MariaDB, PostgreSQL or MongoDB server; :mod:`occ.testing.mongo_server` starts
+an ``nx-27017`` MongoDB emulator for tests; :mod:`occ.testing.pytest_plugin`
+is the pytest plugin (fixtures, Hypothesis profiles), loaded automatically.
 """
 
 from __future__ import annotations
+
+try:
+    import hypothesis  # noqa: F401  (schedules() and the property helpers need it)
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess without the extra
+    raise ImportError(
+        f"occ.testing needs Hypothesis ({exc.name or 'hypothesis'} is missing), which the "
+        "testing extra installs: pip install 'occ[testing]'",
+        name=exc.name,
+    ) from exc
 
 from occ.testing._async.counter import acounter_workload
 from occ.testing._async.memory import AsyncInMemoryRepository

@@ -16,7 +16,7 @@ from typing import Any
 from occ._core.model import Record, Version, freeze
 from occ._core.steps import Applied, Missed, Read, Stored, Write
 from occ._core.versions import IntVersions, VersionScheme
-from occ.errors import AlreadyExistsError, ConfigurationError, ValidationError
+from occ.errors import ConfigurationError, ValidationError
 
 __all__ = ["DictCodec", "MemoryStore", "Value"]
 
@@ -117,7 +117,7 @@ class MemoryStore:
             row = self._rows.get(step.key)
             if step.action == "insert":
                 if row is not None:
-                    raise AlreadyExistsError(self.entity, step.key)
+                    return Missed(duplicate=True)
                 assert step.new_version is not None
                 record = freeze(step.changes)
                 self._rows[step.key] = (step.new_version, record)

@@ -1,10 +1,11 @@
 """Workloads: what one writer does to one key, in a form the runners can record.
 
 A workload is three functions: ``write(key, token)`` performs one operation
-and returns what it read and wrote (a :class:`Written`), raising
-:class:`~occ.ConflictError` or :class:`~occ.NotFoundError` when it did not
-commit; ``read(key)`` returns the stored :class:`~occ.testing.State`;
-``reset(key)`` puts the key back in its starting state.
+and returns what it read and wrote (a :class:`Written`, built from the write's
+result with :meth:`Written.of`), raising :class:`~occ.ConflictError` or
+:class:`~occ.NotFoundError` when it did not commit; ``read(key)`` returns the
+stored :class:`~occ.testing.State`; ``reset(key)`` puts the key back in its
+starting state.
 
 :class:`CounterOps` is what the counter workloads share
 (:func:`~occ.testing.counter_workload`, :func:`~occ.testing.acounter_workload`).
@@ -38,6 +39,38 @@ class Written:
     values: Mapping[str, Any] = field(default_factory=dict)
     deltas: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls,
+        result: Versioned[Any],
+        values: Mapping[str, Any] | None = None,
+        deltas: Mapping[str, Any] | None = None,
+    ) -> Written:
+        """What the write that returned ``result`` read and wrote.
+
+        The version read is ``result.based_on``, the version the successful
+        write expected: after a conflict resolved by a policy (``Merge``,
+        ``Overwrite``) or a retry, that is the stored version it was resolved
+        against, not the one the writer first read.
+
+        Args:
+            result: what ``update``, ``save`` or ``modify`` returned.
+            values: the fields it stored that the final state must show if it
+                is the last write (default: none).
+            deltas: increments of counter fields.
+
+        Raises:
+            ValueError: the write stored nothing (``discarded``, ``unchanged``, a
+                read): it is not a committed operation, so the workload's ``write``
+                must not report it as one.
+        """
+        if not result.written or result.based_on is None:
+            raise ValueError(
+                f"the write on key {result.key!r} stored nothing (outcome {result.outcome!r}); "
+                "a workload's write returns a Written only for a write that committed"
+            )
+        return cls(result.based_on, result.version, dict(values or {}), dict(deltas or {}))
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -48,12 +81,16 @@ class Workload:
         read: ``read(key) -> State | None``, the stored state.
         reset: ``reset(key)``, put the key in its starting state (optional).
         counters: fields that ``write`` only increments (checked by total).
+        deltas: what every operation adds to each counter, when that is fixed:
+            recorded for an operation whose outcome is unknown, so the checker
+            can tell whether it applied at most once.
     """
 
     write: Callable[[Any, str], Written]
     read: Callable[[Any], State | None]
     reset: Callable[[Any], None] | None = None
     counters: tuple[str, ...] = ()
+    deltas: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -64,6 +101,7 @@ class AsyncWorkload:
     read: Callable[[Any], Awaitable[State | None]]
     reset: Callable[[Any], Awaitable[None]] | None = None
     counters: tuple[str, ...] = ()
+    deltas: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _get(value: Any, name: str) -> Any:
@@ -78,34 +116,41 @@ def _set(value: Any, name: str, field_value: Any) -> None:
 
 
 class CounterOps:
-    """The parts of a counter workload that do no IO."""
+    """The parts of a counter workload that do no IO.
 
-    def __init__(self, field: str, token_field: str, version_field: str, delta: int) -> None:
+    Without a token field, the counter value each write stores stands for it:
+    with a non-zero delta it differs at every version of the chain, so the
+    final state still shows whether the last committed write is the one stored.
+    """
+
+    def __init__(self, field: str, token_field: str | None, delta: int) -> None:
+        if delta == 0 and token_field is None:
+            raise ValueError(
+                "a counter workload without a token_field needs a non-zero delta: "
+                "a write that adds 0 changes nothing and stores nothing"
+            )
         self.field = field
         self.token_field = token_field
-        self.version_field = version_field
         self.delta = delta
+        self.fields = (field,) if token_field is None else (field, token_field)
 
     def bump(self, token: str, seen: dict[str, Any]) -> Callable[[Any], Any]:
         def fn(value: Any) -> Any:
-            seen["read"] = _get(value, self.version_field)
             seen["count"] = _get(value, self.field) + self.delta
             _set(value, self.field, seen["count"])
-            _set(value, self.token_field, token)
+            if self.token_field is not None:
+                _set(value, self.token_field, token)
             return value
 
         return fn
 
     def written(self, token: str, seen: dict[str, Any], result: Versioned[Any]) -> Written:
-        return Written(
-            read_version=seen["read"],
-            written_version=result.version,
-            values={self.field: seen["count"], self.token_field: token},
-            deltas={self.field: self.delta},
-        )
+        values = {self.field: seen["count"]}
+        if self.token_field is not None:
+            values[self.token_field] = token
+        return Written.of(result, values, {self.field: self.delta})
 
     def state(self, found: Versioned[Any] | None) -> State | None:
         if found is None:
             return None
-        values = {name: _get(found.value, name) for name in (self.field, self.token_field)}
-        return State(found.version, values)
+        return State(found.version, {name: _get(found.value, name) for name in self.fields})

@@ -20,7 +20,7 @@ PREFIX = "occ_t8_http_"
 
 @pytest.fixture
 async def app(engine: sa.Engine) -> AsyncIterator[FastAPI]:
-    metadata, _, _ = make_tables(PREFIX)
+    metadata = make_tables(PREFIX).metadata
     metadata.drop_all(engine)
     application = create_app(engine.url.render_as_string(hide_password=False), prefix=PREFIX)
     yield application
@@ -118,7 +118,7 @@ async def test_check_happens_in_the_write_not_before(
 ) -> None:
     """A writer that gets in after the header was checked still makes the write fail."""
     await note(client)
-    _, notes, _ = make_tables(PREFIX)
+    notes = make_tables(PREFIX).notes
     guarded: IfMatch = app.state.if_match
 
     def parse_then_someone_writes(request: Request) -> Precondition:

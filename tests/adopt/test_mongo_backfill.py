@@ -19,7 +19,7 @@ Doc = dict[str, Any]
 @pytest.fixture
 def docs(mongodb_uri: str) -> Iterator[Collection[Doc]]:
     client: pymongo.MongoClient[Doc] = pymongo.MongoClient(mongodb_uri)
-    collection = client["occ_adopt"]["occ_t8_docs"]
+    collection = client.get_default_database()["occ_t8_docs"]
     collection.drop()
     collection.insert_many([{"_id": i, "n": i} for i in range(250)])
     collection.insert_many([{"_id": f"s{i}", "n": i} for i in range(20)])  # other _id types

@@ -151,7 +151,7 @@ def test_missing_store_or_url_is_one_line_and_creates_nothing(tmp_path: Path) ->
 
 def test_conflicts_in_a_mongodb_store(mongodb_uri: str) -> None:
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(mongodb_uri)
-    db = client.get_default_database(default="occ_demo")
+    db = client.get_default_database()
     for name in ("accounts", "occ_conflicts"):
         db.drop_collection(name)
     store = MongoConflictStore(db["occ_conflicts"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pymongo
 import sqlalchemy as sa
 
-from tests.backends import Backend
+from tests.backends import MARIADB, Backend, SuiteDatabases
 from tests.cli.run import assert_one_line_error, console_script, occ
 
 SQL_CHECKS = {
@@ -124,15 +124,15 @@ def test_doctor_bad_urls_are_one_line_and_nonzero(tmp_path: Path) -> None:
     assert not missing.parent.exists()
 
 
-def test_rowcount_check_fails_when_a_creator_engine_drops_found_rows() -> None:
+def test_rowcount_check_fails_when_a_creator_engine_drops_found_rows(
+    private_databases: SuiteDatabases,
+) -> None:
     """A ``creator=`` engine without CLIENT_FOUND_ROWS reports changed rows: doctor fails it."""
     import pymysql
 
     from occ._cli._doctor_sql import _rowcount, _scratch_table
-    from tests.backends import MARIADB, require
 
-    require(MARIADB)
-    u = sa.make_url(MARIADB.url)
+    u = sa.make_url(private_databases.require(MARIADB).url)
 
     def connect() -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
         return pymysql.connect(

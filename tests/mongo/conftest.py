@@ -3,7 +3,8 @@
 Every test takes ``mongo`` and runs three times, once per client. Tests are
 ``async def``; the harness wraps the sync repository so the same test body
 awaits every method whatever the client. Each test writes to its own
-collection in the ``occ_test_mongo`` database, dropped afterwards.
+collection in the run's database (the default database of ``mongodb_uri``),
+dropped afterwards.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pymongo import monitoring
 
 import occ.mongo
 
-DB = "occ_test_mongo"
 CLIENTS = ("pymongo", "pymongo_async", "motor")
 #: commands a driver sends on its own, not on behalf of an operation.
 _BACKGROUND = frozenset({"endSessions", "hello", "isMaster", "ismaster", "ping"})
@@ -92,6 +92,7 @@ class Mongo:
         self.log = log
         self.is_async = kind != "pymongo"
         self.raw_db = raw_db
+        self.database = raw_db.name
         self.name = name
         self._names = [name]
 
@@ -99,7 +100,7 @@ class Mongo:
         """The test's collection (or a sibling ``name``) through the client under test."""
         if name is not None and name not in self._names:
             self._names.append(name)
-        return self.client[DB][name or self.name]
+        return self.client[self.database][name or self.name]
 
     def raw(self, name: str | None = None) -> Any:
         """The same collection through a plain sync client (for inspecting what is stored)."""
@@ -147,7 +148,8 @@ async def mongo(
     kind: str = request.param
     log = CommandLog()
     client = make_client(kind, mongodb_uri, log)
-    harness = Mongo(kind, client, log, raw_client[DB], f"t_{uuid.uuid4().hex[:12]}")
+    raw_db = raw_client.get_default_database()
+    harness = Mongo(kind, client, log, raw_db, f"t_{uuid.uuid4().hex[:12]}")
     try:
         yield harness
     finally:

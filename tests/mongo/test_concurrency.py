@@ -21,7 +21,7 @@ import pytest
 
 from occ import RetryPolicy
 from occ.mongo import AsyncRepository, Repository
-from tests.mongo.conftest import DB, CommandLog, close_client, make_client
+from tests.mongo.conftest import CommandLog, close_client, make_client
 
 WRITERS = 8
 OPS = 100
@@ -47,7 +47,7 @@ def _check(written: dict[int, list[int]], raw: Any) -> None:
 @pytest.fixture
 def hot(raw_client: pymongo.MongoClient[dict[str, Any]]) -> Iterator[Any]:
     name = f"hot_{uuid.uuid4().hex[:12]}"
-    raw = raw_client[DB][name]
+    raw = raw_client.get_default_database()[name]
     raw.insert_many([{"_id": k, "n": 0, "version": 1} for k in KEYS])
     yield raw
     raw.drop()
@@ -57,7 +57,7 @@ def test_eight_threads_modify_hot_documents_without_lost_updates(
     mongodb_uri: str, hot: Any
 ) -> None:
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(mongodb_uri)
-    repo: Repository[dict[str, Any]] = Repository(client[DB][hot.name], retry=RETRY)
+    repo: Repository[dict[str, Any]] = Repository(client[hot.database.name][hot.name], retry=RETRY)
     written: dict[int, list[int]] = defaultdict(list)
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -89,7 +89,8 @@ async def test_eight_tasks_modify_hot_documents_without_lost_updates(
     mongodb_uri: str, hot: Any, kind: str
 ) -> None:
     client = make_client(kind, mongodb_uri, CommandLog())
-    repo: AsyncRepository[dict[str, Any]] = AsyncRepository(client[DB][hot.name], retry=RETRY)
+    collection = client[hot.database.name][hot.name]
+    repo: AsyncRepository[dict[str, Any]] = AsyncRepository(collection, retry=RETRY)
     written: dict[int, list[int]] = defaultdict(list)
 
     async def writer(w: int) -> None:

@@ -21,7 +21,7 @@ async def test_insert_starts_at_version_one_and_get_reads_it(mongo: Mongo) -> No
     assert got.base == {"owner": "ada", "balance": 10}
     stored = mongo.raw().find_one({"_id": 1})
     assert stored["version"] == 1
-    assert isinstance(stored["_occ_token"], str)
+    assert [len(t) for t in stored["_occ_tokens"]] == [16]
 
 
 async def test_insert_without_key_gets_an_object_id(mongo: Mongo) -> None:
@@ -72,7 +72,8 @@ async def test_save_writes_changed_nested_fields_by_path(mongo: Mongo) -> None:
     assert saved.value["address"] == {"city": "Lyon", "zip": "75001"}
     [(name, command)] = mongo.log.commands
     assert name == "update"
-    assert set(command["updates"][0]["u"]["$set"]) == {"address.city", "version", "_occ_token"}
+    assert set(command["updates"][0]["u"]["$set"]) == {"address.city", "version"}
+    assert set(command["updates"][0]["u"]["$push"]) == {"_occ_tokens"}
     assert command["updates"][0].get("upsert", False) is False
     stored = mongo.raw().find_one({"_id": 1})
     assert stored["address"] == {"city": "Lyon", "zip": "75001"}

@@ -58,7 +58,8 @@ async def test_dataclass_round_trip_with_nested_dataclass(mongo: Mongo) -> None:
     assert saved.version == 2
     assert saved.value.version == 2
     [(_, command)] = mongo.log.commands
-    assert set(command["updates"][0]["u"]["$set"]) == {"address.city", "version", "_occ_token"}
+    assert set(command["updates"][0]["u"]["$set"]) == {"address.city", "version"}
+    assert set(command["updates"][0]["u"]["$push"]) == {"_occ_tokens"}
     modified = await repo.modify(1, lambda c: dataclasses.replace(c, tags=["vip"]))
     assert modified.value == Customer("ada", Address("Lyon", "75001"), ["vip"], 1, 3)
     assert mongo.raw().find_one({"_id": 1})["address"] == {"city": "Lyon", "zip": "75001"}
@@ -82,7 +83,8 @@ async def test_pydantic_model_with_custom_version_field(mongo: Mongo) -> None:
     mongo.log.clear()
     saved = await repo.save(snap)
     [(_, command)] = mongo.log.commands
-    assert set(command["updates"][0]["u"]["$set"]) == {"stock", "place.zip", "rev", "_occ_token"}
+    assert set(command["updates"][0]["u"]["$set"]) == {"stock", "place.zip", "rev"}
+    assert set(command["updates"][0]["u"]["$push"]) == {"_occ_tokens"}
     assert saved.value.rev == 2
     updated = await repo.update(
         "s1", {"place": Place(city="Bergen", zip="5003")}, expected_version=2

@@ -12,7 +12,7 @@ import pytest
 from pymongo import uri_parser
 
 from occ import Versioned
-from tests.mongo.conftest import DB, CommandLog, Mongo, close_client, make_client
+from tests.mongo.conftest import CommandLog, Mongo, close_client, make_client
 from tests.mongo.proxy import Proxy
 
 
@@ -73,4 +73,4 @@ async def test_insert_save_and_delete_survive_a_cut_connection(
     await repo.delete(1, expected_version=2)
     assert proxy.cut == 3
     assert mongo.raw().count_documents({}) == 0
-    assert mongo.raw().database.name == DB
+    assert mongo.collection().database.name == mongo.raw().database.name

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
+import re
 from typing import Any
 
 import pytest
+from bson import Code, MinKey, Regex
 from pymongo import WriteConcern
 
 import occ
@@ -20,7 +22,7 @@ BAD_CHANGES = [
     pytest.param({"a\x00b": 1}, id="nul-in-name"),
     pytest.param({"_id": 2}, id="names-_id"),
     pytest.param({"version": 7}, id="names-version"),
-    pytest.param({"_occ_token": "x"}, id="names-token"),
+    pytest.param({"_occ_tokens": "x"}, id="names-token"),
     pytest.param({"meta": {"$gt": 1}}, id="nested-operator"),
     pytest.param({"meta": {"a.b": 1}}, id="nested-dot"),
     pytest.param({"meta": [{"$x": 1}]}, id="operator-in-list"),
@@ -39,7 +41,7 @@ BAD_VERSIONS = [
     pytest.param(True, id="bool"),
     pytest.param(1.0, id="float"),
     pytest.param(None, id="none"),
-    pytest.param(-1, id="negative"),
+    pytest.param(2**64, id="beyond-int64"),
 ]
 
 
@@ -52,7 +54,7 @@ async def _seeded(mongo: Mongo) -> Any:
 
 def _unchanged(mongo: Mongo) -> None:
     assert mongo.log.names == [], "a command was sent"
-    assert mongo.raw().find_one({"_id": 1}, {"_occ_token": 0}) == {
+    assert mongo.raw().find_one({"_id": 1}, {"_occ_tokens": 0}) == {
         "_id": 1,
         "n": 1,
         "meta": {"a": 1},
@@ -71,7 +73,7 @@ async def test_bad_changes_are_refused_and_nothing_is_written(
 
 
 def _unchanged_store(mongo: Mongo) -> None:
-    assert mongo.raw().find_one({"_id": 1}, {"_occ_token": 0}) == {
+    assert mongo.raw().find_one({"_id": 1}, {"_occ_tokens": 0}) == {
         "_id": 1,
         "n": 1,
         "meta": {"a": 1},
@@ -120,9 +122,18 @@ async def test_expected_version_must_be_an_int_and_never_reaches_a_filter(
 
 
 @pytest.mark.parametrize(
-    "key", [pytest.param({"$ne": None}, id="operator"), pytest.param([1], id="list")]
+    "key",
+    [
+        pytest.param({"$ne": None}, id="operator"),
+        pytest.param([1], id="list"),
+        pytest.param(re.compile(".*"), id="re-pattern"),
+        pytest.param(Regex(".*"), id="bson-regex"),
+        pytest.param(Code("function() { return true; }"), id="code"),
+        pytest.param(MinKey(), id="minkey"),
+        pytest.param({"a": re.compile(".*")}, id="pattern-in-document"),
+    ],
 )
-async def test_operator_or_list_keys_are_refused(mongo: Mongo, key: Any) -> None:
+async def test_operator_pattern_or_list_keys_are_refused(mongo: Mongo, key: Any) -> None:
     repo = await _seeded(mongo)
     with pytest.raises(occ.ValidationError):
         await repo.update(key, {"n": 2}, expected_version=1)

@@ -22,8 +22,6 @@ from occ.mongo import AsyncRepository, Repository  # noqa: E402
 from occ.resolvers import Alert, Counter, Discard, Max, Merge, Union  # noqa: E402
 from tests.resolvers.test_sql_concurrency import OPS, PATIENT, TOTAL, WRITERS, hammer  # noqa: E402
 
-DB = "occ_t4_resolvers"
-
 
 @pytest.fixture
 def names() -> tuple[str, str]:
@@ -32,19 +30,22 @@ def names() -> tuple[str, str]:
 
 
 @pytest.fixture
-def client(mongodb_uri: str) -> Iterator[Any]:
-    c = pymongo.MongoClient(mongodb_uri)
-    yield c
-    c.drop_database(DB)
-    c.close()
+def db(mongodb_uri: str, names: tuple[str, str]) -> Iterator[Any]:
+    """The run's database; the test's two collections are dropped afterwards."""
+    client = pymongo.MongoClient(mongodb_uri)
+    database = client.get_default_database()
+    yield database
+    for name in names:
+        database.drop_collection(name)
+    client.close()
 
 
 def report(name: str, repo: Any, **extra: Any) -> None:
     print(f"\n[{name}] mongodb: {repo.stats.snapshot()} {extra}")
 
 
-def test_mongo_merge_counter_with_8_writers_ends_exact(client: Any, names: Any) -> None:
-    coll = client[DB][names[0]]
+def test_mongo_merge_counter_with_8_writers_ends_exact(db: Any, names: Any) -> None:
+    coll = db[names[0]]
     repo = Repository(coll, policy=Merge(fields={"hits": Counter()}), retry=PATIENT)
     repo.insert({"_id": 1, "hits": 0})
 
@@ -60,11 +61,11 @@ def test_mongo_merge_counter_with_8_writers_ends_exact(client: Any, names: Any) 
 
 
 def test_mongo_discard_with_archive_applied_plus_archived_equals_attempted(
-    client: Any, names: Any
+    db: Any, names: Any
 ) -> None:
-    store = ConflictStore(client[DB][names[1]])
+    store = ConflictStore(db[names[1]])
     store.create()
-    repo = Repository(client[DB][names[0]], policy=Discard(archive=store))
+    repo = Repository(db[names[0]], policy=Discard(archive=store))
     repo.insert({"_id": 1, "note": "start"})
     applied: list[str] = []
 
@@ -82,14 +83,14 @@ def test_mongo_discard_with_archive_applied_plus_archived_equals_attempted(
     assert len(set(applied) | set(archived)) == TOTAL
 
 
-def test_mongo_alert_with_raising_sink_keeps_every_conflict(client: Any, names: Any) -> None:
-    store = ConflictStore(client[DB][names[1]])
+def test_mongo_alert_with_raising_sink_keeps_every_conflict(db: Any, names: Any) -> None:
+    store = ConflictStore(db[names[1]])
 
     def boom(event: ConflictEvent) -> None:
         raise RuntimeError("pager down")
 
     policy = Alert(store, boom, then=Merge(fields={"hits": Counter()}))
-    repo = Repository(client[DB][names[0]], policy=policy, retry=PATIENT)
+    repo = Repository(db[names[0]], policy=policy, retry=PATIENT)
     repo.insert({"_id": 1, "hits": 0})
 
     def increment(w: int, n: int) -> None:
@@ -104,9 +105,9 @@ def test_mongo_alert_with_raising_sink_keeps_every_conflict(client: Any, names: 
     assert store.count(status="pending") == stats["decisions"].get("merged", 0)
 
 
-def test_mongo_store_resolves_through_a_versioned_write(client: Any, names: Any) -> None:
-    store = ConflictStore(client[DB][names[1]])
-    repo = Repository(client[DB][names[0]], policy=Discard(archive=store))
+def test_mongo_store_resolves_through_a_versioned_write(db: Any, names: Any) -> None:
+    store = ConflictStore(db[names[1]])
+    repo = Repository(db[names[0]], policy=Discard(archive=store))
     repo.insert({"_id": 1, "note": "start"})
     a, b = repo.get(1), repo.get(1)
     a.value["note"], b.value["note"] = "first", "second"
@@ -130,14 +131,15 @@ def test_mongo_store_resolves_through_a_versioned_write(client: Any, names: Any)
 
 async def test_mongo_async_merge_and_alert_with_8_tasks(mongodb_uri: str, names: Any) -> None:
     client = pymongo.AsyncMongoClient(mongodb_uri)
+    db = client.get_default_database()
     try:
-        store = AsyncConflictStore(client[DB][names[1]])
+        store = AsyncConflictStore(db[names[1]])
 
         async def boom(event: ConflictEvent) -> None:
             raise RuntimeError("pager down")
 
         policy = Alert(store, boom, then=Merge(fields={"hits": Counter()}), timeout=0.5)
-        repo = AsyncRepository(client[DB][names[0]], policy=policy, retry=PATIENT)
+        repo = AsyncRepository(db[names[0]], policy=policy, retry=PATIENT)
         await repo.insert({"_id": 1, "hits": 0})
 
         async def writer() -> None:
@@ -153,13 +155,14 @@ async def test_mongo_async_merge_and_alert_with_8_tasks(mongodb_uri: str, names:
         assert (final.value["hits"], final.version) == (TOTAL, TOTAL + 1)
         assert await store.count(status="pending") == stats["decisions"].get("merged", 0)
     finally:
-        await client.drop_database(DB)
+        for name in names:
+            await db.drop_collection(name)
         await client.close()
 
 
-def test_mongo_fast_path_with_8_writers_never_conflicts(client: Any, names: Any) -> None:
+def test_mongo_fast_path_with_8_writers_never_conflicts(db: Any, names: Any) -> None:
     policy = Merge(fields={"hits": Counter(), "tags": Union(), "best": Max()}, fast_path=True)
-    repo = Repository(client[DB][names[0]], policy=policy)
+    repo = Repository(db[names[0]], policy=policy)
     stale = repo.insert({"_id": 1, "hits": 0, "tags": [], "best": 0})
 
     def write(w: int, n: int) -> None:
@@ -181,9 +184,10 @@ async def test_mongo_async_fast_path_with_8_tasks_never_conflicts(
     mongodb_uri: str, names: Any
 ) -> None:
     client = pymongo.AsyncMongoClient(mongodb_uri)
+    db = client.get_default_database()
     try:
         policy = Merge(fields={"hits": Counter()}, fast_path=True)
-        repo = AsyncRepository(client[DB][names[0]], policy=policy)
+        repo = AsyncRepository(db[names[0]], policy=policy)
         await repo.insert({"_id": 1, "hits": 0})
 
         async def writer() -> None:
@@ -196,5 +200,6 @@ async def test_mongo_async_fast_path_with_8_tasks_never_conflicts(
         assert (final.value["hits"], final.version) == (TOTAL, TOTAL + 1)
         assert repo.stats.conflicts == 0
     finally:
-        await client.drop_database(DB)
+        for name in names:
+            await db.drop_collection(name)
         await client.close()

@@ -81,9 +81,20 @@ ALL_METADATA = (Base.metadata, DataBase.metadata, metadata)
 
 
 def create_all(engine: sa.Engine) -> None:
+    """Fresh test tables, and no tombstones left by earlier tests' deletes."""
     for md in ALL_METADATA:
         md.drop_all(engine)
         md.create_all(engine)
+    clear_tombstones(engine)
+
+
+def clear_tombstones(engine: sa.Engine) -> None:
+    """Forget every deleted key's last version (tests re-create tables under old keys)."""
+    from occ.sql._records import TOMBSTONES
+
+    with engine.begin() as conn:
+        TOMBSTONES.create(conn, checkfirst=True)
+        conn.execute(TOMBSTONES.delete())
 
 
 def row_count(engine: sa.Engine, table: Any) -> int:

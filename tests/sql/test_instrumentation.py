@@ -52,7 +52,7 @@ def _contract(repo: Repository[Account]) -> None:
 def test_an_instance_listener_added_after_the_repository_sees_every_statement(
     db: sa.Engine,
 ) -> None:
-    repo = Repository(db, Account)
+    repo = Repository(db, Account, tombstones=False)
     repo.insert(Account(id=9, owner="warm", balance=0))  # the sibling and its pool exist now
     seen: list[str] = []
     event.listen(db, "before_cursor_execute", lambda c, cur, stmt, *a: seen.append(stmt))
@@ -66,7 +66,7 @@ def test_an_instance_listener_added_after_the_repository_sees_every_statement(
 
 
 def test_statements_are_seen_once_by_a_listener_on_the_engine_class(db: sa.Engine) -> None:
-    repo = Repository(db, Account)
+    repo = Repository(db, Account, tombstones=False)
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -86,7 +86,7 @@ def test_statements_are_seen_once_by_a_listener_on_the_engine_class(db: sa.Engin
 def test_the_fast_path_resumes_and_stays_correct_after_a_listener_is_removed(
     db: sa.Engine,
 ) -> None:
-    repo = Repository(db, Account)
+    repo = Repository(db, Account, tombstones=False)
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -141,7 +141,7 @@ def test_opentelemetry_sqlalchemy_instrumentation_traces_occ_writes(db: sa.Engin
     # Its declared range stops below SQLAlchemy 2.1; the event hooks it uses are unchanged.
     instrumentor.instrument(engine=db, tracer_provider=provider, skip_dep_check=True)
     try:
-        repo = Repository(db, Account)
+        repo = Repository(db, Account, tombstones=False)
         _contract(repo)
     finally:
         instrumentor.uninstrument()
@@ -157,7 +157,7 @@ def test_opentelemetry_sqlalchemy_instrumentation_traces_occ_writes(db: sa.Engin
 async def test_an_instance_listener_on_an_async_engine_sees_every_statement(
     adb: AsyncEngine,
 ) -> None:
-    repo = AsyncRepository(adb, Account)
+    repo = AsyncRepository(adb, Account, tombstones=False)
     seen: list[str] = []
     event.listen(
         adb.sync_engine, "before_cursor_execute", lambda c, cur, stmt, *a: seen.append(stmt)

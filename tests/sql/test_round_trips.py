@@ -122,8 +122,22 @@ def test_conflict_costs_one_classifying_read(repo: Repository[Account]) -> None:
     assert statements == ["UPDATE", "SELECT"]
 
 
-def test_insert_and_delete_are_one_statement(db: sa.Engine) -> None:
+def test_insert_is_one_statement_and_delete_records_its_tombstone(db: sa.Engine) -> None:
     repo = Repository(db, Account)
+    repo.insert(Account(id=9, owner="warm", balance=0))  # the tombstone table exists now
+    with counting() as statements, commits() as committed:
+        repo.insert(Account(id=2, owner="b", balance=0))
+        repo.delete(2, expected_version=1)
+    if db.dialect.name == "postgresql":
+        assert statements == ["INSERT", "WITH"]  # DELETE + tombstone: one statement
+        assert committed == []
+    else:
+        assert statements == ["INSERT", "DELETE", "INSERT"]  # one transaction
+        assert committed == ["COMMIT"]
+
+
+def test_without_tombstones_delete_is_one_statement(db: sa.Engine) -> None:
+    repo = Repository(db, Account, tombstones=False)
     with counting() as statements:
         repo.insert(Account(id=2, owner="b", balance=0))
         repo.delete(2, expected_version=1)

@@ -74,13 +74,15 @@ def test_postgres_serialization_failure_is_a_conflict(pg_db: sa.Engine) -> None:
     outside = _seed(db)
     with db.connect() as conn:
         conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
-            inside = Repository(conn, Account)
-            assert inside.get(1).version == 1  # the snapshot starts here
-            outside.update(1, {"balance": 3}, expected_version=1)
-            with pytest.raises(occ.ConflictError) as info:
-                inside.update(1, {"balance": 4}, expected_version=1)
-            assert info.value.conflict.kind == "serialization"
+        trans = conn.begin()
+        inside = Repository(conn, Account)
+        assert inside.get(1).version == 1  # the snapshot starts here
+        outside.update(1, {"balance": 3}, expected_version=1)
+        with pytest.raises(occ.TransactionAbortedError) as info:
+            inside.update(1, {"balance": 4}, expected_version=1)
+        assert info.value.conflict.kind == "serialization"
+        with pytest.raises(occ.TransactionAbortedError, match="cannot commit"):
+            trans.commit()  # the transaction is over: committing it is refused
     assert outside.get(1).value.balance == 3
 
 

@@ -32,7 +32,7 @@ occ_mongo = pytest.importorskip("occ.mongo")
 @pytest.fixture
 def collection(mongodb_uri: str) -> Iterator[Any]:
     client: Any = pymongo.MongoClient(mongodb_uri)
-    coll = client["occ_testing"][f"occ_t5_{uuid.uuid4().hex[:8]}"]
+    coll = client.get_default_database()[f"occ_t5_{uuid.uuid4().hex[:8]}"]
     yield coll
     coll.drop()
     client.close()

@@ -61,7 +61,7 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
         *,
         key: str | None = None,
         version_field: str = "version",
-        token_field: str = "_occ_token",
+        token_field: str = "_occ_tokens",
         shard_key: Mapping[str, Any] | None = None,
         policy: Resolver | None = None,
         retry: RetryPolicy | None = None,

@@ -62,7 +62,7 @@ class Repository(RepositoryBase[T], Generic[T]):
         *,
         key: str | None = None,
         version_field: str = "version",
-        token_field: str = "_occ_token",
+        token_field: str = "_occ_tokens",
         shard_key: Mapping[str, Any] | None = None,
         policy: Resolver | None = None,
         retry: RetryPolicy | None = None,

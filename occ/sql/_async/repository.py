@@ -16,16 +16,21 @@ from occ._core.retry import RetryPolicy
 from occ._core.steps import Read, Stored, Write
 from occ.errors import ConfigurationError
 from occ.sql._binds import AsyncConnection, AsyncEngine, AsyncSession
+from occ.sql._dberrors import aborts_transaction
 from occ.sql._engines import (
+    acreate_tables,
     autocommit_engine,
     driver_sql_allowed,
     session_engine,
     shares_one_connection,
+    transaction_options,
 )
 from occ.sql._fast import raw_runner
+from occ.sql._guard import aborted_by, mark_aborted
 from occ.sql._mapping import EntityMap
-from occ.sql._records import Plan, SQLRecords
+from occ.sql._records import TOMBSTONES, Plan, SQLRecords
 from occ.sql._statements import DriverSQL
+from occ.sql._tombstones import created, ensure
 
 __all__ = ["AsyncRepository", "execute"]
 
@@ -58,11 +63,19 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
             (writes join the caller's transaction; a conflict raises, never retried).
         model: a declarative mapped class (dataclass-mapped or not) or a ``Table``
             (values are then dicts).
+        tombstones: keep the last version of each deleted key (table
+            ``occ_tombstones``, created on first use) so that a key's versions
+            never repeat: a snapshot read before a delete can never apply to a
+            row inserted again under the same key. ``False`` turns that off.
         policy: the conflict resolver; default: the one registered for ``model``
             in :mod:`occ.policies`, else :class:`~occ.resolvers.Raise`.
         retry: attempts and backoff for resolved writes and ``modify``.
         version_column: name of the version column (attribute or column name).
         version_type: ``"int"`` (default) or ``"timestamp"``.
+        token_column: a ``String(135)`` column (nullable) that keeps the tokens of
+            the row's last 8 writes, so that after a lost reply occ can tell
+            whether its write applied even when others wrote since (without
+            it, only when nobody did: see :class:`~occ.UnknownOutcomeError`).
         on_point: called with each named yield point (tests and schedulers).
 
     Raises:
@@ -79,6 +92,8 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
         retry: RetryPolicy | None = None,
         version_column: str = "version",
         version_type: str = "int",
+        token_column: str | None = None,
+        tombstones: bool = True,
         on_point: Any = None,
     ) -> None:
         if isinstance(bind, AsyncEngine):
@@ -97,12 +112,13 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
             version_column=version_column,
             version_type=version_type,
             dialect=engine.dialect,
+            token_column=token_column,
         )
         super().__init__(
             entity, policy=policy, policy_keys=(model,), retry=retry, on_point=on_point
         )
         self.entity = entity
-        self.records = SQLRecords(entity, engine.dialect)
+        self.records = SQLRecords(entity, engine.dialect, tombstones=tombstones)
         self.bind = bind
         self.engine = engine
         self._caller = bind is not engine
@@ -139,6 +155,9 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
             return self._raw.run(plan)
         if autocommit is None or transaction:
             async with self.engine.connect() as conn:
+                options = transaction_options(self.engine)
+                if options is not None:  # an AUTOCOMMIT engine: make this one a transaction
+                    await conn.execution_options(**options)
                 result = await execute(conn, plan)
                 await conn.commit()
                 return result
@@ -155,7 +174,20 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
         raw = self.records.driver_sql_only(step)
         return await self._on_engine(self.records.read_plan(step), transaction=False, raw=raw)  # type: ignore[no-any-return]
 
+    async def _tombstones_ready(self) -> None:
+        """Create the tombstone table on first use (see :mod:`occ.sql._tombstones`)."""
+        if not ensure(self.engine, TOMBSTONES):
+            return
+        if self._caller and self.engine.dialect.name == "sqlite":
+            # SQLite: a second connection would wait on the caller's write lock.
+            await acreate_tables(await self._caller_connection(), TOMBSTONES)
+        else:
+            await acreate_tables(self.engine, TOMBSTONES)
+        created(self.engine, TOMBSTONES)
+
     async def _write(self, step: Write) -> Any:
+        if self.records.tombstones is not None and step.action in ("insert", "delete"):
+            await self._tombstones_ready()
         try:
             if self._caller:
                 return await execute(await self._caller_connection(), self.records.write_plan(step))
@@ -165,4 +197,6 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
                 raw=self.records.driver_sql_only(step),
             )
         except sa.exc.DBAPIError as exc:
-            return self.records.write_error(exc, step)
+            if self._caller and aborts_transaction(exc, self.engine.dialect.name):
+                mark_aborted(self.bind, aborted_by(step, self.name))
+            return self.records.write_error(exc, step, joined=self._caller)

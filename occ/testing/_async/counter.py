@@ -19,22 +19,27 @@ def acounter_workload(
     *,
     new: Callable[[Any], Any],
     field: str = "count",
-    token_field: str = "token",
-    version_field: str = "version",
+    token_field: str | None = None,
     delta: int = 1,
 ) -> AsyncWorkload:
-    """Each operation adds ``delta`` to ``field`` and stamps its token, with ``repo.modify``.
+    """Each operation adds ``delta`` to ``field`` with ``repo.modify``.
+
+    The model needs nothing but the counter: each write is recorded with the
+    version its result says it was based on and the count it stored, which
+    identifies it in the final state (``delta`` must then not be 0).
 
     Args:
         repo: an occ repository of this mode (SQL, MongoDB, in-memory): ``find``, ``insert``,
             ``delete`` and ``modify`` are used.
         new: ``new(key)`` builds the starting value of a key (counter at 0).
         field: the counter field.
-        token_field: a text field each write stores its token in.
-        version_field: the field (or attribute) a value read carries its version in.
+        token_field: optionally, a text field each write also stores its token in.
         delta: what each operation adds.
+
+    Raises:
+        ValueError: ``delta`` is 0 and there is no ``token_field``.
     """
-    counter = CounterOps(field, token_field, version_field, delta)
+    counter = CounterOps(field, token_field, delta)
 
     async def write(key: Any, token: str) -> Written:
         seen: dict[str, Any] = {}
@@ -50,4 +55,6 @@ def acounter_workload(
             await repo.delete(key, expected_version=found.version)
         await repo.insert(new(key))
 
-    return AsyncWorkload(write=write, read=read, reset=reset, counters=(field,))
+    return AsyncWorkload(
+        write=write, read=read, reset=reset, counters=(field,), deltas={field: delta}
+    )

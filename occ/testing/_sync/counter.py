@@ -20,22 +20,27 @@ def counter_workload(
     *,
     new: Callable[[Any], Any],
     field: str = "count",
-    token_field: str = "token",
-    version_field: str = "version",
+    token_field: str | None = None,
     delta: int = 1,
 ) -> Workload:
-    """Each operation adds ``delta`` to ``field`` and stamps its token, with ``repo.modify``.
+    """Each operation adds ``delta`` to ``field`` with ``repo.modify``.
+
+    The model needs nothing but the counter: each write is recorded with the
+    version its result says it was based on and the count it stored, which
+    identifies it in the final state (``delta`` must then not be 0).
 
     Args:
         repo: an occ repository of this mode (SQL, MongoDB, in-memory): ``find``, ``insert``,
             ``delete`` and ``modify`` are used.
         new: ``new(key)`` builds the starting value of a key (counter at 0).
         field: the counter field.
-        token_field: a text field each write stores its token in.
-        version_field: the field (or attribute) a value read carries its version in.
+        token_field: optionally, a text field each write also stores its token in.
         delta: what each operation adds.
+
+    Raises:
+        ValueError: ``delta`` is 0 and there is no ``token_field``.
     """
-    counter = CounterOps(field, token_field, version_field, delta)
+    counter = CounterOps(field, token_field, delta)
 
     def write(key: Any, token: str) -> Written:
         seen: dict[str, Any] = {}
@@ -51,4 +56,4 @@ def counter_workload(
             repo.delete(key, expected_version=found.version)
         repo.insert(new(key))
 
-    return Workload(write=write, read=read, reset=reset, counters=(field,))
+    return Workload(write=write, read=read, reset=reset, counters=(field,), deltas={field: delta})
