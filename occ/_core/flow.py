@@ -300,9 +300,9 @@ def write_flow(
             if attempt == 1 and outcome.based_on == expected and not outcome.settled:
                 return outcome  # as the driver reported it: written, at the first attempt
             record = outcome.record
-            if record is None and written_on is not None and action == "update":
-                if attempt > 1 or outcome.settled:
-                    record = {**written_on, **values}
+            resolved = attempt > 1 or outcome.settled
+            if record is None and written_on is not None and action == "update" and resolved:
+                record = {**written_on, **values}
             if record is None and outcome.settled and returning:
                 # Settled after others wrote, and what this write stored is not known
                 # whole: return what is stored now.
