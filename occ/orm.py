@@ -48,7 +48,7 @@ from occ._core.retry import RetryPolicy
 from occ._core.steps import Applied, Missed, Read, Write
 from occ._sync.drive import drive
 from occ.errors import ConfigurationError, ConflictError, ValidationError
-from occ.policies import policy_for
+from occ.policies import outbox_for, policy_for
 from occ.sql._mapping import EntityMap
 from occ.sql._records import SQLRecords
 from occ.sql._sync.repository import execute
@@ -226,7 +226,8 @@ def _make_base(cls: type, options: _Options, dialect: Dialect) -> _Versioning:
         resolver=policy_for(cls),
         stats=Stats(),
     )
-    return _Versioning(SQLRecords(entity, dialect), config)
+    outbox = outbox_for(cls, entity.table.name)
+    return _Versioning(SQLRecords(entity, dialect, outbox=outbox), config)
 
 
 def _forget(cls: type) -> None:
@@ -408,6 +409,20 @@ def _before_delete(mapper: Mapper[Any], connection: sa.Connection, target: Any) 
             "a flush cannot skip a delete it was asked for",
         )
     set_committed_value(target, write.entity.version_field, applied.version)
+    if write.records.outbox is not None:  # the delete's change event (occ.sync)
+        row = write.records.outbox.deleted_row(applied.key, applied.version)
+        connection.execute(write.records.outbox.insert, row)
+
+
+def _after_insert(mapper: Mapper[Any], connection: sa.Connection, target: Any) -> None:
+    """The insert's change event, when the class has an outbox (occ.sync)."""
+    records = _base_for(mapper.class_, connection.dialect)[0].records
+    if records.outbox is not None:
+        entity = records.entity
+        key = entity.key_of(target)
+        version = getattr(target, entity.version_field)
+        row = records.outbox.inserted_row(key, version, entity.to_record(target))
+        connection.execute(records.outbox.insert, row)
 
 
 def _before_insert(mapper: Mapper[Any], connection: sa.Connection, target: Any) -> None:
@@ -426,6 +441,7 @@ def _before_insert(mapper: Mapper[Any], connection: sa.Connection, target: Any) 
 
 _LISTENERS: dict[str, Callable[..., None]] = {
     "before_insert": _before_insert,
+    "after_insert": _after_insert,
     "before_update": _before_update,
     "before_delete": _before_delete,
 }
