@@ -61,6 +61,7 @@ IDENTIFIERS = {
     "ahammer": "hammer",
     "arun_schedule": "run_schedule",
     "acounter_workload": "counter_workload",
+    "AsyncReplica": "Replica",
 }
 
 RULES = {**KEYWORDS, **IDENTIFIERS}

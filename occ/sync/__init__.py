@@ -16,16 +16,43 @@ See the guide, ``docs/sync.md``.
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from occ.sync._event import Event, EventError, decode, encode
 from occ.sync._outbox import PARTITIONS, Outbox, event_headers, outbox_table
 
+if TYPE_CHECKING:
+    from occ.sync._async.replica import AsyncReplica
+    from occ.sync._replica_sql import Outcome, replica_tombstone_table
+    from occ.sync._sync.replica import Replica
+
 __all__ = [
     "PARTITIONS",
+    "AsyncReplica",
     "Event",
     "EventError",
     "Outbox",
+    "Outcome",
+    "Replica",
     "decode",
     "encode",
     "event_headers",
     "outbox_table",
+    "replica_tombstone_table",
 ]
+
+#: names whose modules need a database driver or a broker client: imported on first use.
+_LAZY = {
+    "AsyncReplica": "occ.sync._async.replica",
+    "Replica": "occ.sync._sync.replica",
+    "Outcome": "occ.sync._replica_sql",
+    "replica_tombstone_table": "occ.sync._replica_sql",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'occ.sync' has no attribute {name!r}")
+    return getattr(import_module(module), name)
