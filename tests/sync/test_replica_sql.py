@@ -72,7 +72,8 @@ def test_apply_inserts_updates_if_newer_and_discards_stale_and_duplicates(
     assert replica.apply(event(3)) == "duplicate"
     row = held(engine, table)
     assert (row.version, row.name, row.visits) == (3, "v3", 3)
-    assert row.credit == decimal.Decimal("1.50") and row.born == dt.date(1990, 1, 2)
+    assert row.credit == decimal.Decimal("1.50")
+    assert row.born == dt.date(1990, 1, 2)
     assert replica.counts == {"applied": 2, "stale": 1, "duplicate": 1}
 
 
@@ -147,16 +148,16 @@ def test_a_replica_keeps_only_the_fields_it_names(engine: sa.Engine) -> None:
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        (dict(entity="orders"), "applies 'profiles' events"),
-        (dict(key=(1, 2)), "1 part"),
-        (dict(key="x"), "does not fit int"),
+        ({"entity": "orders"}, "applies 'profiles' events"),
+        ({"key": (1, 2)}, "1 part"),
+        ({"key": "x"}, "does not fit int"),
         (
-            dict(value={"name": "n", "email": None, "credit": "lots", "born": None, "visits": 1}),
+            {"value": {"name": "n", "email": None, "credit": "lots", "born": None, "visits": 1}},
             "credit",
         ),
-        (dict(value={"name": "n"}), "has no field"),
+        ({"value": {"name": "n"}}, "has no field"),
         (
-            dict(value={"name": None, "email": None, "credit": None, "born": None, "visits": 1}),
+            {"value": {"name": None, "email": None, "credit": None, "born": None, "visits": 1}},
             "cannot be null",
         ),
     ],
