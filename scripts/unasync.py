@@ -62,6 +62,14 @@ IDENTIFIERS = {
     "arun_schedule": "run_schedule",
     "acounter_workload": "counter_workload",
     "AsyncReplica": "Replica",
+    "AsyncRelay": "Relay",
+    "AsyncOutboxReader": "OutboxReader",
+    "AsyncPublisher": "Publisher",
+    "AsyncConsumer": "Consumer",
+    "AsyncRedis": "Redis",
+    "AsyncRedisStreams": "RedisStreams",
+    "AsyncRedisSubscriber": "RedisSubscriber",
+    "aclose": "close",
 }
 
 RULES = {**KEYWORDS, **IDENTIFIERS}

@@ -23,17 +23,36 @@ from occ.sync._event import Event, EventError, decode, encode
 from occ.sync._outbox import PARTITIONS, Outbox, event_headers, outbox_table
 
 if TYPE_CHECKING:
+    from occ.sync._async.consumer import AsyncConsumer
+    from occ.sync._async.redis import AsyncRedisStreams, AsyncRedisSubscriber
+    from occ.sync._async.relay import AsyncOutboxReader, AsyncPublisher, AsyncRelay, OutboxStatus
     from occ.sync._async.replica import AsyncReplica
     from occ.sync._replica_sql import Outcome, replica_tombstone_table
+    from occ.sync._sync.consumer import Consumer
+    from occ.sync._sync.redis import RedisStreams, RedisSubscriber
+    from occ.sync._sync.relay import OutboxReader, Publisher, Relay
     from occ.sync._sync.replica import Replica
 
 __all__ = [
     "PARTITIONS",
+    "AsyncConsumer",
+    "AsyncOutboxReader",
+    "AsyncPublisher",
+    "AsyncRedisStreams",
+    "AsyncRedisSubscriber",
+    "AsyncRelay",
     "AsyncReplica",
+    "Consumer",
     "Event",
     "EventError",
     "Outbox",
+    "OutboxReader",
+    "OutboxStatus",
     "Outcome",
+    "Publisher",
+    "RedisStreams",
+    "RedisSubscriber",
+    "Relay",
     "Replica",
     "decode",
     "encode",
@@ -44,6 +63,19 @@ __all__ = [
 
 #: names whose modules need a database driver or a broker client: imported on first use.
 _LAZY = {
+    "AsyncConsumer": "occ.sync._async.consumer",
+    "Consumer": "occ.sync._sync.consumer",
+    "AsyncRedisStreams": "occ.sync._async.redis",
+    "AsyncRedisSubscriber": "occ.sync._async.redis",
+    "RedisStreams": "occ.sync._sync.redis",
+    "RedisSubscriber": "occ.sync._sync.redis",
+    "AsyncRelay": "occ.sync._async.relay",
+    "AsyncOutboxReader": "occ.sync._async.relay",
+    "AsyncPublisher": "occ.sync._async.relay",
+    "OutboxStatus": "occ.sync._async.relay",
+    "Relay": "occ.sync._sync.relay",
+    "OutboxReader": "occ.sync._sync.relay",
+    "Publisher": "occ.sync._sync.relay",
     "AsyncReplica": "occ.sync._async.replica",
     "Replica": "occ.sync._sync.replica",
     "Outcome": "occ.sync._replica_sql",

@@ -146,7 +146,7 @@ def lease_table(name: str = "occ_outbox", metadata: sa.MetaData | None = None) -
         md,
         sa.Column("partition_no", sa.SmallInteger, primary_key=True, autoincrement=False),
         sa.Column("owner", sa.String(100)),
-        sa.Column("expires", sa.Float, nullable=False, default=0.0),
+        sa.Column("expires", sa.Double, nullable=False, default=0.0),
         sa.Column("version", sa.BigInteger, nullable=False, default=1),
     )
 
