@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from occ.sync._async.redis import AsyncRedisStreams, AsyncRedisSubscriber
     from occ.sync._async.relay import AsyncOutboxReader, AsyncPublisher, AsyncRelay, OutboxStatus
     from occ.sync._async.replica import AsyncReplica
+    from occ.sync._nats import NatsJetStream, NatsSubscriber
+    from occ.sync._rabbitmq import RabbitPublisher, RabbitSubscriber
     from occ.sync._replica_sql import Outcome, replica_tombstone_table
     from occ.sync._sync.consumer import Consumer
     from occ.sync._sync.redis import RedisStreams, RedisSubscriber
@@ -45,11 +47,15 @@ __all__ = [
     "Consumer",
     "Event",
     "EventError",
+    "NatsJetStream",
+    "NatsSubscriber",
     "Outbox",
     "OutboxReader",
     "OutboxStatus",
     "Outcome",
     "Publisher",
+    "RabbitPublisher",
+    "RabbitSubscriber",
     "RedisStreams",
     "RedisSubscriber",
     "Relay",
@@ -77,6 +83,10 @@ _LAZY = {
     "OutboxReader": "occ.sync._sync.relay",
     "Publisher": "occ.sync._sync.relay",
     "AsyncReplica": "occ.sync._async.replica",
+    "NatsJetStream": "occ.sync._nats",
+    "NatsSubscriber": "occ.sync._nats",
+    "RabbitPublisher": "occ.sync._rabbitmq",
+    "RabbitSubscriber": "occ.sync._rabbitmq",
     "Replica": "occ.sync._sync.replica",
     "Outcome": "occ.sync._replica_sql",
     "replica_tombstone_table": "occ.sync._replica_sql",
