@@ -70,6 +70,7 @@ IDENTIFIERS = {
     "AsyncRedisStreams": "RedisStreams",
     "AsyncRedisSubscriber": "RedisSubscriber",
     "aclose": "close",
+    "AsyncMongoReplica": "MongoReplica",
 }
 
 RULES = {**KEYWORDS, **IDENTIFIERS}

@@ -24,6 +24,7 @@ from occ.sync._outbox import PARTITIONS, Outbox, event_headers, outbox_table
 
 if TYPE_CHECKING:
     from occ.sync._async.consumer import AsyncConsumer
+    from occ.sync._async.mongo_replica import AsyncMongoReplica
     from occ.sync._async.redis import AsyncRedisStreams, AsyncRedisSubscriber
     from occ.sync._async.relay import AsyncOutboxReader, AsyncPublisher, AsyncRelay, OutboxStatus
     from occ.sync._async.replica import AsyncReplica
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from occ.sync._rabbitmq import RabbitPublisher, RabbitSubscriber
     from occ.sync._replica_sql import Outcome, replica_tombstone_table
     from occ.sync._sync.consumer import Consumer
+    from occ.sync._sync.mongo_replica import MongoReplica
     from occ.sync._sync.redis import RedisStreams, RedisSubscriber
     from occ.sync._sync.relay import OutboxReader, Publisher, Relay
     from occ.sync._sync.replica import Replica
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PARTITIONS",
     "AsyncConsumer",
+    "AsyncMongoReplica",
     "AsyncOutboxReader",
     "AsyncPublisher",
     "AsyncRedisStreams",
@@ -47,6 +50,7 @@ __all__ = [
     "Consumer",
     "Event",
     "EventError",
+    "MongoReplica",
     "NatsJetStream",
     "NatsSubscriber",
     "Outbox",
@@ -83,6 +87,8 @@ _LAZY = {
     "OutboxReader": "occ.sync._sync.relay",
     "Publisher": "occ.sync._sync.relay",
     "AsyncReplica": "occ.sync._async.replica",
+    "AsyncMongoReplica": "occ.sync._async.mongo_replica",
+    "MongoReplica": "occ.sync._sync.mongo_replica",
     "NatsJetStream": "occ.sync._nats",
     "NatsSubscriber": "occ.sync._nats",
     "RabbitPublisher": "occ.sync._rabbitmq",

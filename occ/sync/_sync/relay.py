@@ -29,7 +29,7 @@ from occ.sql._engines import create_tables
 from occ.sync._event import Event
 from occ.sync._relay_sql import RelaySQL, event_of, utcnow
 
-__all__ = ["OutboxReader", "OutboxStatus", "Publisher", "Relay"]
+__all__ = ["OutboxReader", "Publisher", "Relay", "OutboxStatus"]
 
 log = logging.getLogger("occ.sync.relay")
 

@@ -29,7 +29,7 @@ from occ.sync._replica_sql import (
     will_apply,
 )
 
-__all__ = ["Outcome", "Replica"]
+__all__ = ["Replica", "Outcome"]
 
 T = TypeVar("T")
 
