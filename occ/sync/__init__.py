@@ -26,10 +26,11 @@ if TYPE_CHECKING:
     from occ.sync._async.consumer import AsyncConsumer
     from occ.sync._async.mongo_replica import AsyncMongoReplica
     from occ.sync._async.redis import AsyncRedisStreams, AsyncRedisSubscriber
-    from occ.sync._async.relay import AsyncOutboxReader, AsyncPublisher, AsyncRelay, OutboxStatus
+    from occ.sync._async.relay import AsyncOutboxReader, AsyncPublisher, AsyncRelay
     from occ.sync._async.replica import AsyncReplica
     from occ.sync._nats import NatsJetStream, NatsSubscriber
     from occ.sync._rabbitmq import RabbitPublisher, RabbitSubscriber
+    from occ.sync._relay_sql import OutboxStatus
     from occ.sync._replica_sql import Outcome, replica_tombstone_table
     from occ.sync._sync.consumer import Consumer
     from occ.sync._sync.mongo_replica import MongoReplica
@@ -82,7 +83,7 @@ _LAZY = {
     "AsyncRelay": "occ.sync._async.relay",
     "AsyncOutboxReader": "occ.sync._async.relay",
     "AsyncPublisher": "occ.sync._async.relay",
-    "OutboxStatus": "occ.sync._async.relay",
+    "OutboxStatus": "occ.sync._relay_sql",
     "Relay": "occ.sync._sync.relay",
     "OutboxReader": "occ.sync._sync.relay",
     "Publisher": "occ.sync._sync.relay",

@@ -16,7 +16,6 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -26,9 +25,9 @@ from occ.errors import ConfigurationError
 from occ.sql._binds import AsyncEngine
 from occ.sql._engines import acreate_tables
 from occ.sync._event import Event
-from occ.sync._relay_sql import RelaySQL, event_of, utcnow
+from occ.sync._relay_sql import OutboxStatus, RelaySQL, event_of, utcnow
 
-__all__ = ["AsyncOutboxReader", "AsyncPublisher", "AsyncRelay", "OutboxStatus"]
+__all__ = ["AsyncOutboxReader", "AsyncPublisher", "AsyncRelay"]
 
 log = logging.getLogger("occ.sync.relay")
 
@@ -42,16 +41,6 @@ class AsyncPublisher(Protocol):
     """
 
     async def publish(self, events: Sequence[Event]) -> None: ...
-
-
-@dataclass(frozen=True)
-class OutboxStatus:
-    """What ``occ sync status`` shows: pending events, their lag, published events, leases."""
-
-    pending: int
-    lag: float
-    published: int
-    leases: dict[int, str | None]
 
 
 class AsyncOutboxReader:

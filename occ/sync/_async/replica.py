@@ -28,7 +28,7 @@ from occ.sync._replica_sql import (
     will_apply,
 )
 
-__all__ = ["AsyncReplica", "Outcome"]
+__all__ = ["AsyncReplica"]
 
 T = TypeVar("T")
 

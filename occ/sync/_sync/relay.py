@@ -17,7 +17,6 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -27,9 +26,9 @@ from occ.errors import ConfigurationError
 from occ.sql._binds import Engine
 from occ.sql._engines import create_tables
 from occ.sync._event import Event
-from occ.sync._relay_sql import RelaySQL, event_of, utcnow
+from occ.sync._relay_sql import OutboxStatus, RelaySQL, event_of, utcnow
 
-__all__ = ["OutboxReader", "Publisher", "Relay", "OutboxStatus"]
+__all__ = ["OutboxReader", "Publisher", "Relay"]
 
 log = logging.getLogger("occ.sync.relay")
 
@@ -43,16 +42,6 @@ class Publisher(Protocol):
     """
 
     def publish(self, events: Sequence[Event]) -> None: ...
-
-
-@dataclass(frozen=True)
-class OutboxStatus:
-    """What ``occ sync status`` shows: pending events, their lag, published events, leases."""
-
-    pending: int
-    lag: float
-    published: int
-    leases: dict[int, str | None]
 
 
 class OutboxReader:

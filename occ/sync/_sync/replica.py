@@ -29,7 +29,7 @@ from occ.sync._replica_sql import (
     will_apply,
 )
 
-__all__ = ["Replica", "Outcome"]
+__all__ = ["Replica"]
 
 T = TypeVar("T")
 
