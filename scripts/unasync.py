@@ -71,6 +71,8 @@ IDENTIFIERS = {
     "AsyncRedisSubscriber": "RedisSubscriber",
     "aclose": "close",
     "AsyncMongoReplica": "MongoReplica",
+    "AsyncPushClient": "PushClient",
+    "AsyncClient": "Client",
 }
 
 RULES = {**KEYWORDS, **IDENTIFIERS}

@@ -19,21 +19,24 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from occ.sync._event import Event, EventError, decode, encode
+from occ.sync._event import Event, EventError, PushError, decode, encode
 from occ.sync._outbox import PARTITIONS, Outbox, event_headers, outbox_table
 
 if TYPE_CHECKING:
     from occ.sync._async.consumer import AsyncConsumer
     from occ.sync._async.mongo_replica import AsyncMongoReplica
+    from occ.sync._async.push import AsyncPushClient
     from occ.sync._async.redis import AsyncRedisStreams, AsyncRedisSubscriber
     from occ.sync._async.relay import AsyncOutboxReader, AsyncPublisher, AsyncRelay
     from occ.sync._async.replica import AsyncReplica
     from occ.sync._nats import NatsJetStream, NatsSubscriber
+    from occ.sync._push_app import push_route
     from occ.sync._rabbitmq import RabbitPublisher, RabbitSubscriber
     from occ.sync._relay_sql import OutboxStatus
     from occ.sync._replica_sql import Outcome, replica_tombstone_table
     from occ.sync._sync.consumer import Consumer
     from occ.sync._sync.mongo_replica import MongoReplica
+    from occ.sync._sync.push import PushClient
     from occ.sync._sync.redis import RedisStreams, RedisSubscriber
     from occ.sync._sync.relay import OutboxReader, Publisher, Relay
     from occ.sync._sync.replica import Replica
@@ -44,6 +47,7 @@ __all__ = [
     "AsyncMongoReplica",
     "AsyncOutboxReader",
     "AsyncPublisher",
+    "AsyncPushClient",
     "AsyncRedisStreams",
     "AsyncRedisSubscriber",
     "AsyncRelay",
@@ -59,6 +63,8 @@ __all__ = [
     "OutboxStatus",
     "Outcome",
     "Publisher",
+    "PushClient",
+    "PushError",
     "RabbitPublisher",
     "RabbitSubscriber",
     "RedisStreams",
@@ -69,6 +75,7 @@ __all__ = [
     "encode",
     "event_headers",
     "outbox_table",
+    "push_route",
     "replica_tombstone_table",
 ]
 
@@ -88,6 +95,9 @@ _LAZY = {
     "OutboxReader": "occ.sync._sync.relay",
     "Publisher": "occ.sync._sync.relay",
     "AsyncReplica": "occ.sync._async.replica",
+    "AsyncPushClient": "occ.sync._async.push",
+    "PushClient": "occ.sync._sync.push",
+    "push_route": "occ.sync._push_app",
     "AsyncMongoReplica": "occ.sync._async.mongo_replica",
     "MongoReplica": "occ.sync._sync.mongo_replica",
     "NatsJetStream": "occ.sync._nats",

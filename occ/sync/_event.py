@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from occ.errors import ValidationError
+from occ.errors import OCCError, ValidationError
 
-__all__ = ["Event", "EventError", "Operation", "decode", "dumps", "encode", "key_text"]
+__all__ = ["Event", "EventError", "Operation", "PushError", "decode", "dumps", "encode", "key_text"]
 
 Operation = Literal["insert", "update", "delete"]
 OPERATIONS: tuple[str, ...] = ("insert", "update", "delete")
@@ -38,6 +38,17 @@ class EventError(ValidationError):
         super().__init__(reason)
         self.reason = reason
         self.event = event
+
+
+class PushError(OCCError):
+    """A push did not reach the replica (after every retry), or it answered 409 ``gap``.
+
+    Attributes: ``status`` (the last HTTP status, ``None`` without an answer).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
