@@ -19,6 +19,7 @@ from occ.sync import (
     Relay,
     Replica,
 )
+from occ.testing import ReplicaLog, check_replicas
 from tests.sync.brokers import private
 from tests.sync.helpers import Service
 from tests.sync.models import profile, unique
@@ -54,13 +55,24 @@ def test_duplicated_and_reordered_deliveries_converge(sqlite_engine: sa.Engine, 
     random.Random(7).shuffle(deliveries)
     assert deliveries[: len(events)] != events  # really out of order
     replica = Replica(sqlite_engine, svc.copy, entity="profiles")
+    log = ReplicaLog()
+
+    def apply(e: Event) -> str:
+        outcome = replica.apply(e)
+        row = svc.rows(sqlite_engine, svc.copy).get(e.key)
+        log.observe("copy", e.key, None if row is None else row[-1])
+        return outcome
+
     pending = list(deliveries)
     for _ in range(10):  # changes-only gaps are held and retried, as a consumer does
-        pending = [e for e in pending if replica.apply(e) == "gap"]
+        pending = [e for e in pending if apply(e) == "gap"]
         if not pending:
             break
     assert pending == []
     svc.assert_converged()
+    final = {k: r[-1] for k, r in svc.rows(sqlite_engine, svc.table).items()}
+    copy = {k: r[-1] for k, r in svc.rows(sqlite_engine, svc.copy).items()}
+    assert check_replicas(log, final, {"copy": copy}).ok
     assert replica.counts["applied"] >= 1
     assert replica.counts["stale"] + replica.counts["duplicate"] >= 2 * len(events)
     if value == "changes":
@@ -131,3 +143,14 @@ def test_the_relay_backs_off_while_the_broker_restarts_and_loses_nothing(
             pass
         publisher.close()
     svc.assert_converged()
+
+
+def test_the_replica_rule_catches_a_version_going_down_and_a_divergence() -> None:
+    from occ.testing import HistoryAnomalyError
+
+    log = ReplicaLog()
+    for version in (1, 3, 2):
+        log.observe("copy", 1, version)
+    with pytest.raises(HistoryAnomalyError) as caught:
+        check_replicas(log, {1: 4}, {"copy": {1: 2}})
+    assert caught.value.kinds == {"replica-regression", "replica-divergence"}
