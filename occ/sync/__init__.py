@@ -19,6 +19,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from occ.sync._delivery import Delivery
 from occ.sync._event import Event, EventError, PushError, decode, encode
 from occ.sync._outbox import PARTITIONS, Outbox, event_headers, outbox_table
 
@@ -53,6 +54,7 @@ __all__ = [
     "AsyncRelay",
     "AsyncReplica",
     "Consumer",
+    "Delivery",
     "Event",
     "EventError",
     "MongoReplica",
