@@ -112,7 +112,10 @@ class RetryExhaustedError(ConflictError):
         self.attempts = attempts
         super().__init__(
             conflict,
-            f"gave up after {attempts} attempts; last conflict: {conflict.describe()}",
+            f"gave up after {attempts} attempts (RetryPolicy(attempts={attempts})): every "
+            f"attempt met another writer on {conflict.entity} {conflict.key!r}; last conflict: "
+            f"{conflict.describe()}. On a hot key: raise the attempts, keep the lock fallback "
+            "on (lock_after=), use increment() or a Merge(..., fast_path=True) for counters",
         )
 
 

@@ -55,6 +55,7 @@ IDENTIFIERS = {
     "anotify": "notify",
     "arun_ddl": "run_ddl",
     "acreate_tables": "create_tables",
+    "atransaction": "transaction",
     "acheck_collection": "check_collection",
     "astart_session": "start_session",
     "astart_transaction": "start_transaction",

@@ -15,7 +15,7 @@ from occ._async.drive import drive
 from occ._core.flow import Flow
 from occ._core.model import Versioned
 from occ._core.repository import RepositoryCore
-from occ._core.steps import Applied, Read, Stored, Write
+from occ._core.steps import Applied, Read, Release, Stored, Write
 from occ.errors import NotFoundError
 
 __all__ = ["AsyncRepositoryBase"]
@@ -34,8 +34,17 @@ class AsyncRepositoryBase(RepositoryCore[T], Generic[T]):
         """Perform one conditional write: :class:`Applied` or :class:`Missed`."""
         raise NotImplementedError
 
+    async def _release(self, step: Release) -> None:
+        """End the transaction of a held row lock (backends without row locks hold none)."""
+
     async def _run(self, flow: Flow) -> Applied:
-        return await drive(flow, read=self._read, write=self._write, on_point=self._on_point)
+        return await drive(
+            flow,
+            read=self._read,
+            write=self._write,
+            on_point=self._on_point,
+            release=self._release,
+        )
 
     async def find(self, key: Any) -> Versioned[T] | None:
         """The current value and version under ``key``, or ``None``."""
@@ -96,6 +105,16 @@ class AsyncRepositoryBase(RepositoryCore[T], Generic[T]):
     async def delete(self, key: Any, *, expected_version: Any) -> None:
         """Delete what is stored under ``key`` if its version is ``expected_version``."""
         await self._run(self._delete_flow(key, expected_version))
+
+    async def increment(self, key: Any, **deltas: Any) -> Versioned[T]:
+        """Add each ``field=delta`` to what is stored under ``key``; return the stored value.
+
+        One atomic statement or command where the backend has one (SQL with integer
+        versions, MongoDB): it bumps the version and never conflicts, however hot the
+        key. Elsewhere (timestamp versions, in-memory, inside a caller's transaction)
+        a read and a conditional write, retried from a fresh read like :meth:`modify`.
+        """
+        return self._result(await self._run(self._increment_flow(key, deltas)))
 
     async def modify(
         self, key: Any, fn: Callable[[T], Any], *, attempts: int | None = None

@@ -8,31 +8,26 @@ repository of :mod:`occ.testing`.
 
 from __future__ import annotations
 
-import functools
-import threading
-from collections.abc import Callable, Generator, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Generator, Mapping
 from typing import Any
 
-from occ._core.decisions import Decision, Resolver, policy_options
+from occ._core.config import FlowConfig, Stats, is_strict, strict_writes
+from occ._core.decisions import Decision
 from occ._core.model import Action, Conflict, ConflictKind, Record, Version
-from occ._core.retry import RetryPolicy
 from occ._core.settle import new_token, settle
 from occ._core.steps import (
     Applied,
     Backoff,
-    Call,
+    Hold,
     Lost,
     Missed,
     Point,
     Read,
+    Release,
     Step,
     Stored,
     Write,
 )
-from occ._core.versions import VersionScheme
 from occ.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -49,101 +44,17 @@ __all__ = [
     "insert_flow",
     "is_strict",
     "joined_error",
-    "modify_flow",
+    "locks_now",
+    "make_conflict",
+    "send",
     "strict_writes",
     "write_flow",
 ]
 
 Flow = Generator[Step, Any, Applied]
 
-_STRICT: ContextVar[bool] = ContextVar("occ_strict_writes", default=False)
 
-
-@contextmanager
-def strict_writes() -> Iterator[None]:
-    """Within this block, a conflict raises whatever the entity's policy is.
-
-    Used where a write must not be resolved again, e.g. applying a reviewed
-    resolution from a conflict store: a stale resolution is itself a conflict.
-    """
-    token = _STRICT.set(True)
-    try:
-        yield
-    finally:
-        _STRICT.reset(token)
-
-
-def is_strict() -> bool:
-    """True inside :func:`strict_writes`."""
-    return _STRICT.get()
-
-
-@dataclass
-class Stats:
-    """Counters a repository keeps: conflicts met, retries made, decisions taken."""
-
-    conflicts: int = 0
-    retries: int = 0
-    decisions: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def conflict(self) -> None:
-        with self._lock:
-            self.conflicts += 1
-
-    def retry(self) -> None:
-        with self._lock:
-            self.retries += 1
-
-    def decided(self, label: str) -> None:
-        with self._lock:
-            self.decisions[label] = self.decisions.get(label, 0) + 1
-
-    def snapshot(self) -> dict[str, Any]:
-        """A copy of the counters, safe to keep."""
-        with self._lock:
-            return {
-                "conflicts": self.conflicts,
-                "retries": self.retries,
-                "decisions": dict(self.decisions),
-            }
-
-
-@dataclass(frozen=True)
-class FlowConfig:
-    """What a flow needs to know about the entity it writes.
-
-    Attributes:
-        entity: name used in errors and conflicts.
-        versions: the version scheme of the entity.
-        retry: attempt budget and backoff.
-        resolver: the entity's conflict policy.
-        joined: the write runs inside a caller's transaction: a conflict raises
-            at once (no resolution, no retry: the transaction must abort).
-        points: yield named :class:`Point` steps for schedulers.
-        stats: counters to update.
-    """
-
-    entity: str
-    versions: VersionScheme
-    retry: RetryPolicy
-    resolver: Resolver
-    joined: bool = False
-    points: bool = False
-    stats: Stats | None = None
-
-    @property
-    def on_exhausted(self) -> Resolver | None:
-        """The resolver's fallback when the retry budget runs out, if it declares one."""
-        return policy_options(self.resolver).on_exhausted
-
-    @functools.cached_property
-    def fast_ops(self) -> Mapping[str, Any]:
-        """The commutative operation of each field the resolver declares (empty: none)."""
-        return policy_options(self.resolver).fast_ops()
-
-
-def _conflict(
+def make_conflict(
     cfg: FlowConfig,
     *,
     key: Any,
@@ -271,17 +182,50 @@ def write_flow(
     writer had read the row, deleted under it); present means a version conflict
     that the resolver decides. A resolved write is conditional again, at the
     stored version; each new conflict counts one attempt of the retry budget.
+    After ``cfg.lock_after`` conflicts, the classifying read takes the row lock
+    and the resolved write runs under it: that attempt cannot lose again (it is
+    made even when the retry budget is spent, since it cannot conflict).
 
     ``stored`` is what the first write tells the backend is stored at
     ``expected`` (``Write.base``): ``True`` means ``base`` (a snapshot the
     repository read), ``None`` nothing (a ``base`` the caller passed is only
     for merging). Resolved writes are told the record they were resolved against.
     """
+    held: list[Hold] = []
+    try:
+        return (
+            yield from _write_loop(
+                cfg, held, action, key, expected, changes, base, returning, stored
+            )
+        )
+    except BaseException:
+        for hold in held:  # a lock still held: roll its transaction back
+            yield Release(hold, commit=False)
+        raise
+
+
+def locks_now(cfg: FlowConfig, conflicts: int) -> bool:
+    """Whether the next attempt after ``conflicts`` conflicts takes the row lock."""
+    return cfg.lock_after is not None and not cfg.joined and conflicts >= cfg.lock_after
+
+
+def _write_loop(
+    cfg: FlowConfig,
+    held: list[Hold],
+    action: Action,
+    key: Any,
+    expected: Version,
+    changes: Mapping[str, Any],
+    base: Record | None,
+    returning: bool,
+    stored: Record | bool | None,
+) -> Flow:
     attempt = 1
     values: Mapping[str, Any] = changes
     written_on: Record | None = base if stored is True else None
     outcome_label = "written"
     alerted = False
+    hold: Hold | None = None
     while True:
         if cfg.points:
             yield Point("before_write", key)
@@ -294,8 +238,13 @@ def write_flow(
             base=written_on,
             returning=returning,
             token=new_token(),
+            hold=hold,
         )
         outcome = yield from send(cfg, step)
+        if hold is not None:
+            held.remove(hold)
+            yield Release(hold, commit=isinstance(outcome, Applied))
+            hold = None
         if isinstance(outcome, Applied):
             if attempt == 1 and outcome.based_on == expected and not outcome.settled:
                 return outcome  # as the driver reported it: written, at the first attempt
@@ -325,13 +274,19 @@ def write_flow(
         kind: ConflictKind = "serialization" if outcome.serialization else "version"
         theirs: Stored | None = None
         if not (cfg.joined and outcome.serialization):
-            # An aborted transaction cannot read; otherwise one read classifies.
-            theirs = yield Read(key, locking=cfg.joined, primary=True)
+            # An aborted transaction cannot read; otherwise one read classifies (under
+            # the row lock, which the resolved write keeps, once the key runs hot).
+            if locks_now(cfg, attempt):
+                hold = Hold()
+                held.append(hold)
+                if cfg.stats is not None:
+                    cfg.stats.locked()
+            theirs = yield Read(key, locking=cfg.joined, primary=True, hold=hold)
             if theirs is None:
                 kind = "deleted"
             elif outcome.serialization and theirs.version != expected:
                 kind = "version"
-        conflict = _conflict(
+        conflict = make_conflict(
             cfg,
             key=key,
             action=action,
@@ -356,7 +311,7 @@ def write_flow(
         if theirs.version == expected:
             # A serialization abort with the version unchanged: try the same write again.
             decision = Decision.write(values, outcome="retried")
-        elif _STRICT.get():
+        elif is_strict():
             decision = Decision.raise_conflict()
         else:
             decision = cfg.resolver(conflict)
@@ -365,125 +320,19 @@ def write_flow(
         if decision.raises:
             raise ConflictError(conflict)
         if decision.values is None:
+            if hold is not None:
+                held.remove(hold)
+                yield Release(hold, commit=False)
             return _kept(theirs, decision, attempt, alerted)
         attempt += 1
-        if attempt > cfg.retry.attempts:
+        if attempt > cfg.retry.attempts and hold is None:
             return (yield from _exhausted(cfg, conflict, theirs, attempt - 1, alerted))
         if cfg.stats is not None:
             cfg.stats.retry()
         delay = cfg.retry.delay(attempt)
-        if delay > 0:
+        if delay > 0 and hold is None:  # never sleep holding a row lock
             yield Backoff(delay)
         expected = theirs.version
         values = decision.values if action == "update" else values
         written_on = theirs.record
         outcome_label = decision.outcome
-
-
-def modify_flow(
-    cfg: FlowConfig,
-    *,
-    key: Any,
-    fn: Callable[[Any], Any],
-    to_value: Callable[[Stored], Any],
-    diff: Callable[[Any, Stored], Mapping[str, Any]],
-    attempts: int,
-) -> Flow:
-    """Read, apply ``fn``, write conditionally; on a conflict, back off and start over.
-
-    Each attempt reads in a fresh transaction (a retry that re-read inside the
-    same REPEATABLE READ transaction would see the old snapshot forever), so
-    one attempt is exactly one read and one write. ``fn`` may run more than once.
-    """
-    attempt = 0
-    missed: tuple[Stored, Mapping[str, Any]] | None = None
-    while True:
-        attempt += 1
-        current = yield Read(key, primary=missed is not None)
-        if missed is not None:
-            last, last_changes = missed
-            conflict = _conflict(
-                cfg,
-                key=key,
-                action="update",
-                kind="version" if current is not None else "deleted",
-                base=last.record,
-                changes=last_changes,
-                theirs=current,
-                expected=last.version,
-                attempt=attempt - 1,
-            )
-            if cfg.stats is not None:
-                cfg.stats.conflict()
-            if current is None:
-                raise DeletedError(conflict)
-            if attempt > attempts:
-                raise RetryExhaustedError(conflict, attempt - 1)
-            if cfg.stats is not None:
-                cfg.stats.retry()
-        elif current is None:
-            raise NotFoundError(cfg.entity, key)
-        if cfg.points:
-            yield Point("after_read", key)
-        value = to_value(current)
-        new_value = yield Call(fn, value)
-        if new_value is None:
-            new_value = value
-        changes = diff(new_value, current)
-        if not changes:
-            return Applied(key, current.version, current.record, new_value, outcome="unchanged")
-        if cfg.points:
-            yield Point("before_write", key)
-        step = Write(
-            "update",
-            key,
-            current.version,
-            cfg.versions.next(current.version),
-            changes,
-            base=current.record,
-            token=new_token(),
-        )
-        outcome = yield from send(cfg, step)
-        if isinstance(outcome, Applied):
-            if outcome.settled and outcome.record is not None:
-                # Established after a lost reply: what is stored now (maybe newer than ours).
-                record, value = outcome.record, None
-            else:
-                record, value = {**current.record, **changes}, new_value
-            return Applied(
-                key,
-                outcome.version,
-                record,
-                value,
-                outcome="written" if attempt == 1 else "retried",
-                attempts=attempt,
-                based_on=current.version,
-            )
-        missed = (current, changes)
-        if cfg.joined:
-            # Inside a caller's transaction: classify and raise, never retry.
-            theirs = (
-                None if outcome.serialization else (yield Read(key, locking=True, primary=True))
-            )
-            kind: ConflictKind = "serialization" if outcome.serialization else "version"
-            conflict = _conflict(
-                cfg,
-                key=key,
-                action="update",
-                kind="deleted" if theirs is None and kind == "version" else kind,
-                base=current.record,
-                changes=changes,
-                theirs=theirs,
-                expected=current.version,
-                attempt=attempt,
-            )
-            if cfg.stats is not None:
-                cfg.stats.conflict()
-            if conflict.deleted:
-                raise DeletedError(conflict)
-            raise joined_error(conflict)
-        if cfg.points:
-            yield Point("after_conflict", key)
-        delay = cfg.retry.delay(attempt + 1)
-        if delay > 0:
-            yield Backoff(delay)

@@ -10,14 +10,16 @@ codec, and the ``Versioned`` each returns; the drivers of
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Generic, Protocol, TypeVar
 
-from occ._core.commutative import commutative_flow, commutative_ops
+from occ._core.commutative import FieldOp, commutative_flow, commutative_ops
 from occ._core.decisions import Resolver
-from occ._core.flow import Flow, FlowConfig, Stats, insert_flow, modify_flow, write_flow
+from occ._core.flow import Flow, FlowConfig, Stats, insert_flow, write_flow
 from occ._core.model import Record, Version, Versioned, freeze
+from occ._core.modify import modify_flow
 from occ._core.retry import RetryPolicy
 from occ._core.steps import Applied, Point, Stored
 from occ._core.versions import VersionScheme
@@ -120,8 +122,11 @@ class RepositoryCore(Generic[T]):
         policy_keys: tuple[Any, ...],
         retry: RetryPolicy | None,
         on_point: Callable[[Point], Any] | None,
+        lock_after: int | None = None,
     ) -> None:
         self.codec = codec
+        #: conflicts after which an attempt takes the row lock (``None``: never).
+        self.lock_after = lock_after
         self.retry = retry or RetryPolicy()
         self.stats = Stats()
         self._on_point = on_point
@@ -156,6 +161,8 @@ class RepositoryCore(Generic[T]):
             resolver=resolver,
             points=self._on_point is not None,
             stats=self.stats,
+            lock_after=self.lock_after,
+            commutative=self.codec.commutative,
         )
         self._configs = (free, replace(free, joined=True))
         return self._configs
@@ -277,6 +284,34 @@ class RepositoryCore(Generic[T]):
 
         return modify_flow(
             config, key=key, fn=fn, to_value=codec.to_value, diff=diff, attempts=budget
+        )
+
+    def _increment_flow(self, key: Any, deltas: Mapping[str, Any]) -> Flow:
+        """Add ``deltas`` to fields: one atomic write where the backend has one (it never
+        conflicts), else a read and a conditional write, retried like ``modify``."""
+        codec = self.codec
+        key = codec.check_key(key)
+        if not deltas:
+            raise ValidationError("increment() needs at least one field=delta")
+        checked = codec.check_changes(deltas)
+        for name, delta in checked.items():
+            if isinstance(delta, bool) or not isinstance(delta, numbers.Number):
+                raise ValidationError(
+                    f"{codec.name}.{name}: increment() adds numbers, got {type(delta).__name__} "
+                    f"{delta!r}"
+                )
+        config = self._config()
+        if not config.joined and "inc" in config.commutative:
+            ops = {name: FieldOp("inc", delta) for name, delta in checked.items()}
+            return commutative_flow(config, key=key, ops=ops)
+
+        def add(_: Any, current: Stored) -> Mapping[str, Any]:
+            record = current.record
+            return {name: (record.get(name) or 0) + delta for name, delta in checked.items()}
+
+        budget = 1 if config.joined else self.retry.attempts
+        return modify_flow(
+            config, key=key, fn=None, to_value=codec.to_value, diff=add, attempts=budget
         )
 
     def _base_record(self, base: Any) -> Record | None:

@@ -18,11 +18,13 @@ __all__ = [
     "Backoff",
     "Call",
     "Effect",
+    "Hold",
     "Lost",
     "Missed",
     "Notify",
     "Point",
     "Read",
+    "Release",
     "Step",
     "Stored",
     "Write",
@@ -46,6 +48,19 @@ class Stored:
     tokens: tuple[str, ...] | None = None
 
 
+class Hold:
+    """A row lock a flow holds across steps: a transaction the driver opens at the first
+    :class:`Read` that carries it (``SELECT ... FOR UPDATE``), runs the :class:`Write`
+    that carries it in, and ends at :class:`Release`. ``state`` is the driver's (its
+    connection); the flow never looks inside.
+    """
+
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state: Any = None
+
+
 @dataclass(frozen=True, slots=True)
 class Read:
     """Read the current value by key in a fresh transaction; result: ``Stored | None``.
@@ -60,6 +75,8 @@ class Read:
     key: Any
     locking: bool = False
     primary: bool = False
+    #: read under a row lock held until :class:`Release` (the lock fallback on hot keys).
+    hold: Hold | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +103,16 @@ class Write:
     token: str | None = None
     #: an insert under a key generated for it: no earlier row can have had the key.
     fresh: bool = False
+    #: runs in the transaction of the row lock a :class:`Read` took.
+    hold: Hold | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """End the transaction of ``hold`` (commit or roll back) and free its row lock."""
+
+    hold: Hold
+    commit: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +175,7 @@ class Notify:
 #: what a resolver may ask the driver to do before its decision applies.
 Effect = Archive | Notify
 
-Step = Read | Write | Backoff | Point | Call | Archive | Notify
+Step = Read | Write | Release | Backoff | Point | Call | Archive | Notify
 
 
 @dataclass(frozen=True, slots=True)

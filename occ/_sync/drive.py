@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from occ._core.flow import Flow
-from occ._core.steps import Applied, Backoff, Call, Point, Read, Write
+from occ._core.steps import Applied, Backoff, Call, Point, Read, Release, Write
 from occ._modes import call, sleep
 from occ._sync.effects import perform
 
@@ -26,24 +26,36 @@ def drive(
     read: Callable[[Read], Any],
     write: Callable[[Write], Any],
     on_point: Callable[[Point], Any] | None = None,
+    release: Callable[[Release], Any] | None = None,
 ) -> Applied:
     """Perform each step of ``flow`` and return what it returns.
+
+    An error performing a read or a write is thrown into the flow at that step,
+    so that it can release a row lock it holds before the error goes on.
 
     Args:
         flow: a core flow generator.
         read: performs a Read (returns ``Stored | None``).
-        write: performs a Write (returns ``Applied | Missed``).
+        write: performs a Write (returns ``Applied | Missed | Lost``).
         on_point: the repository's scheduler hook, if any.
+        release: ends the transaction of a held row lock (backends that lock rows).
     """
     try:
         step = next(flow)
         while True:
             kind = type(step)
             result: Any = None
-            if kind is Write:
-                result = write(step)  # type: ignore[arg-type]
-            elif kind is Read:
-                result = read(step)  # type: ignore[arg-type]
+            if kind is Write or kind is Read or kind is Release:
+                try:
+                    if kind is Write:
+                        result = write(step)  # type: ignore[arg-type]
+                    elif kind is Read:
+                        result = read(step)  # type: ignore[arg-type]
+                    elif release is not None:
+                        release(step)  # type: ignore[arg-type]
+                except Exception as exc:
+                    step = flow.throw(exc)
+                    continue
             elif kind is Backoff:
                 sleep(step.seconds)  # type: ignore[union-attr]
             elif kind is Call:

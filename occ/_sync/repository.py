@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from occ._core.flow import Flow
 from occ._core.model import Versioned
 from occ._core.repository import RepositoryCore
-from occ._core.steps import Applied, Read, Stored, Write
+from occ._core.steps import Applied, Read, Release, Stored, Write
 from occ._sync.drive import drive
 from occ.errors import NotFoundError
 
@@ -35,8 +35,17 @@ class RepositoryBase(RepositoryCore[T], Generic[T]):
         """Perform one conditional write: :class:`Applied` or :class:`Missed`."""
         raise NotImplementedError
 
+    def _release(self, step: Release) -> None:
+        """End the transaction of a held row lock (backends without row locks hold none)."""
+
     def _run(self, flow: Flow) -> Applied:
-        return drive(flow, read=self._read, write=self._write, on_point=self._on_point)
+        return drive(
+            flow,
+            read=self._read,
+            write=self._write,
+            on_point=self._on_point,
+            release=self._release,
+        )
 
     def find(self, key: Any) -> Versioned[T] | None:
         """The current value and version under ``key``, or ``None``."""
@@ -97,6 +106,16 @@ class RepositoryBase(RepositoryCore[T], Generic[T]):
     def delete(self, key: Any, *, expected_version: Any) -> None:
         """Delete what is stored under ``key`` if its version is ``expected_version``."""
         self._run(self._delete_flow(key, expected_version))
+
+    def increment(self, key: Any, **deltas: Any) -> Versioned[T]:
+        """Add each ``field=delta`` to what is stored under ``key``; return the stored value.
+
+        One atomic statement or command where the backend has one (SQL with integer
+        versions, MongoDB): it bumps the version and never conflicts, however hot the
+        key. Elsewhere (timestamp versions, in-memory, inside a caller's transaction)
+        a read and a conditional write, retried from a fresh read like :meth:`modify`.
+        """
+        return self._result(self._run(self._increment_flow(key, deltas)))
 
     def modify(
         self, key: Any, fn: Callable[[T], Any], *, attempts: int | None = None

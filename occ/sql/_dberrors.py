@@ -30,11 +30,18 @@ def _mysql_code(orig: Any) -> int | None:
 
 
 def is_serialization_failure(exc: sa.exc.DBAPIError) -> bool:
-    """True for errors that mean "someone else changed it first; retry from a fresh read"."""
+    """True for errors that mean "someone else changed it first; retry from a fresh read".
+
+    SQLite's "database is locked" (SQLITE_BUSY) counts too: a writer that could
+    deadlock on the database lock is refused at once (the busy timeout is not
+    waited), and its statement did not apply.
+    """
     orig = exc.orig
     if _sqlstate(orig) in _PG_CONFLICT_STATES:
         return True
-    return _mysql_code(orig) in _MYSQL_CONFLICT_CODES
+    if _mysql_code(orig) in _MYSQL_CONFLICT_CODES:
+        return True
+    return type(orig).__module__ == "sqlite3" and "database is locked" in str(orig)
 
 
 def aborts_transaction(exc: sa.exc.DBAPIError, dialect_name: str) -> bool:

@@ -183,6 +183,25 @@ class Statements:
         self._read_locking = (
             DriverSQL(select_locking, dialect) if plain and self.locking_reads else select_locking
         )
+        select_exclusive = select.with_for_update(of=of)
+        #: SQLite has no row locks: a no-op UPDATE of the row takes the database's write
+        #: lock in the transaction, which holds every other writer off until it ends.
+        self.touch: Any = (
+            DriverSQL(
+                sa.update(t)
+                .where(self._key_clause)
+                .values({entity.version_col: entity.version_col}),
+                dialect,
+            )
+            if dialect.name == "sqlite"
+            else None
+        )
+        #: ``SELECT ... FOR UPDATE``: the row lock of the lock fallback on hot keys.
+        self._read_exclusive = (
+            DriverSQL(select_exclusive, dialect)
+            if plain and self.locking_reads
+            else select_exclusive
+        )
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -220,11 +239,14 @@ class Statements:
         """Whether the guard must also match ``expected`` spelled without fractional seconds."""
         return self.text_timestamps and expected.microsecond == 0
 
-    def read(self, *, locking: bool = False) -> Any:
-        """``SELECT`` of every column by key (``FOR SHARE`` when ``locking``, where supported).
+    def read(self, *, locking: bool = False, exclusive: bool = False) -> Any:
+        """``SELECT`` of every column by key (``FOR SHARE`` when ``locking``, ``FOR UPDATE``
+        when ``exclusive``, where supported).
 
         It runs as :class:`DriverSQL` when no column's type processes results.
         """
+        if exclusive and self.locking_reads:
+            return self._read_exclusive
         return self._read_locking if locking and self.locking_reads else self._read
 
     def update(

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import occ
-from occ._core.flow import FlowConfig, Stats, modify_flow, write_flow
+from occ._core.flow import FlowConfig, Stats, write_flow
+from occ._core.modify import modify_flow
 from occ._core.retry import RetryPolicy
 from occ._core.steps import Applied, Backoff, Call, Missed, Point, Read, Stored, Write
 from occ._core.versions import IntVersions

@@ -7,13 +7,13 @@ this driver picks the connection and executes its plans.
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import sqlalchemy as sa
 
 from occ._core.decisions import Resolver
 from occ._core.retry import RetryPolicy
-from occ._core.steps import Read, Stored, Write
+from occ._core.steps import Read, Release, Stored, Write
 from occ._sync.repository import RepositoryBase
 from occ.errors import ConfigurationError
 from occ.policies import outbox_for
@@ -35,7 +35,10 @@ from occ.sql._statements import DriverSQL
 from occ.sql._tombstones import created, ensure
 from occ.sync._outbox import Outbox, as_outbox
 
-__all__ = ["Repository", "execute"]
+__all__ = ["LOCK_AFTER", "Repository", "execute"]
+
+#: conflicts of one write after which its next attempt holds the row lock.
+LOCK_AFTER = 2
 
 T = TypeVar("T")
 
@@ -66,6 +69,12 @@ class Repository(RepositoryBase[T], Generic[T]):
             (writes join the caller's transaction; a conflict raises, never retried).
         model: a declarative mapped class (dataclass-mapped or not) or a ``Table``
             (values are then dicts).
+        lock_after: on a hot key, after this many conflicts of one write its next
+            attempt reads the row with ``SELECT ... FOR UPDATE`` and writes in the
+            same short transaction, so it cannot lose again; ``None`` turns it off.
+            Default ``"auto"``: 2 on MariaDB/MySQL and PostgreSQL, off on SQLite,
+            where an int turns it on (a no-op UPDATE takes the database's write
+            lock; keep conflict stores of alerting policies on another database).
         tombstones: keep the last version of each deleted key (table
             ``occ_tombstones``, created on first use) so that a key's versions
             never repeat: a snapshot read before a delete can never apply to a
@@ -101,6 +110,7 @@ class Repository(RepositoryBase[T], Generic[T]):
         token_column: str | None = None,
         tombstones: bool = True,
         outbox: Outbox | bool | None = None,
+        lock_after: int | None | Literal["auto"] = "auto",
         on_point: Any = None,
     ) -> None:
         if isinstance(bind, Engine):
@@ -121,8 +131,21 @@ class Repository(RepositoryBase[T], Generic[T]):
             dialect=engine.dialect,
             token_column=token_column,
         )
+        if lock_after == "auto":
+            # SQLite's lock is the whole database: a writer holding it while an alert
+            # store on the same file writes would wait on itself. Opt in there.
+            lock_after = None if engine.dialect.name == "sqlite" else LOCK_AFTER
+        if lock_after is not None and (type(lock_after) is not int or lock_after < 1):
+            raise ConfigurationError(f"lock_after must be an int >= 1 or None, got {lock_after!r}")
+        if shares_one_connection(engine):
+            lock_after = None  # in-memory SQLite: one connection, no second transaction
         super().__init__(
-            entity, policy=policy, policy_keys=(model,), retry=retry, on_point=on_point
+            entity,
+            policy=policy,
+            policy_keys=(model,),
+            retry=retry,
+            on_point=on_point,
+            lock_after=lock_after,
         )
         self.entity = entity
         if outbox is None:
@@ -177,7 +200,39 @@ class Repository(RepositoryBase[T], Generic[T]):
 
     # -- reads and writes ---------------------------------------------------
 
+    # -- the lock fallback: a row lock held across a read and a write ------
+
+    def _held(self, step: Read | Write) -> Connection:
+        """The connection of the step's hold: opened, in a transaction, at its first read."""
+        hold = step.hold
+        assert hold is not None
+        if hold.state is None:
+            conn = self.engine.connect()
+            options = transaction_options(self.engine)
+            if options is not None:
+                conn.execution_options(**options)
+            conn.begin()
+            hold.state = conn
+        held: Connection = hold.state
+        return held
+
+    def _release(self, step: Release) -> None:
+        conn: Connection | None = step.hold.state
+        if conn is None:
+            return
+        step.hold.state = None
+        try:
+            if step.commit:
+                conn.commit()
+            else:
+                conn.rollback()
+        finally:
+            conn.close()
+
     def _read(self, step: Read) -> Stored | None:
+        if step.hold is not None:
+            held: Stored | None = execute(self._held(step), self.records.read_plan(step))
+            return held
         if self._caller:
             plan = self.records.read_plan(step, locking=step.locking)
             result: Stored | None = execute(self._caller_connection(), plan)
@@ -200,6 +255,8 @@ class Repository(RepositoryBase[T], Generic[T]):
     def _write(self, step: Write) -> Any:
         self._tables_ready(step)
         try:
+            if step.hold is not None:
+                return execute(self._held(step), self.records.write_plan(step))
             if self._caller:
                 return execute(self._caller_connection(), self.records.write_plan(step))
             return self._on_engine(
