@@ -11,7 +11,8 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra onl
     raise ImportError("occ.sql needs SQLAlchemy: pip install 'occ[sql]'") from exc
 
 from occ.sql._async.repository import AsyncRepository
+from occ.sql._dberrors import is_serialization_failure
 from occ.sql._engines import adispose, dispose
 from occ.sql._sync.repository import Repository
 
-__all__ = ["AsyncRepository", "Repository", "adispose", "dispose"]
+__all__ = ["AsyncRepository", "Repository", "adispose", "dispose", "is_serialization_failure"]
