@@ -28,11 +28,15 @@ from typing import Any
 __all__ = [
     "ClusterError",
     "Server",
+    "check_reachable",
+    "cleanup_on_error",
     "die_with_parent",
     "free_ports",
     "load_state",
     "port_open",
+    "remove_tree",
     "save_state",
+    "spawn_watchdog",
     "stop_pids",
     "wait_until",
 ]
@@ -176,6 +180,25 @@ def stop_pids(pids: Sequence[int], sig: int, *, timeout: float = 30) -> None:
     deadline = time.monotonic() + 10
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+def check_reachable(directory: Path, user: str) -> None:
+    """Refuse a directory the servers' ``user`` could not reach (an ancestor closed to others).
+
+    Raises:
+        ClusterError: naming the ancestor to open (``chmod o+x``) or another place to use.
+    """
+    import pwd
+
+    uid = pwd.getpwnam(user).pw_uid
+    for ancestor in directory.parents:
+        info = ancestor.stat()
+        if info.st_uid != uid and not info.st_mode & 0o001:
+            raise ClusterError(
+                f"{ancestor} is closed to other users, so the {user} user cannot reach "
+                f"{directory}: pass a directory that {user} can reach (e.g. a new one "
+                f'straight under /tmp: --dir "$(mktemp -d)")'
+            )
 
 
 def save_state(directory: Path, state: dict[str, Any]) -> None:

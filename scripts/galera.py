@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts._servers import (
     ClusterError,
     Server,
+    check_reachable,
     cleanup_on_error,
     free_ports,
     load_state,
@@ -245,6 +246,8 @@ def start_cluster(
     directory = Path(directory or tempfile.mkdtemp(prefix="occ-galera-"))
     directory.mkdir(parents=True, exist_ok=True)
     directory = directory.resolve()
+    if _user() is not None:
+        check_reachable(directory, "mysql")
     ports = free_ports(4 * nodes)
     members = [
         Node(f"n{i + 1}", directory / f"n{i + 1}", *ports[4 * i : 4 * i + 4]) for i in range(nodes)

@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts._servers import (
     ClusterError,
     Server,
+    check_reachable,
     cleanup_on_error,
     free_ports,
     load_state,
@@ -198,6 +199,7 @@ def start_pair(
     directory.mkdir(parents=True, exist_ok=True)
     directory = directory.resolve()
     if _user() is not None:
+        check_reachable(directory, _USER)
         shutil.chown(directory, _USER, _USER)
     primary_port, standby_port = free_ports(2)
     primary_dir, standby_dir = directory / "primary", directory / "standby"
