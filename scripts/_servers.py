@@ -139,6 +139,12 @@ class Server:
         assert self.proc is not None, f"{self.name} was not started"
         return self.proc.pid
 
+    def reap(self) -> None:
+        """Collect its exit status once it has been stopped (no zombie, no warning)."""
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # Run as a script, the repository root is not on the path: ``scripts`` is imported as a package.
@@ -98,6 +98,7 @@ class GaleraCluster:
 
     directory: Path
     nodes: list[Node]
+    servers: list[Server] = field(default_factory=list, repr=False)
 
     @property
     def urls(self) -> list[str]:
@@ -107,6 +108,8 @@ class GaleraCluster:
     def stop(self) -> None:
         """Stop the nodes and remove the directory."""
         stop_cluster(self.directory)
+        for server in self.servers:
+            server.reap()
 
 
 def _check_installed() -> None:
@@ -200,7 +203,6 @@ def _synced(node: Node, size: int) -> bool:
 
 
 def _install(node: Node) -> None:
-    (node.home / "data").mkdir(parents=True)
     user = [f"--user={_user()}"] if _user() else []
     out = subprocess.run(
         [
@@ -243,6 +245,7 @@ def start_cluster(
     _check_installed()
     if nodes < 1:
         raise ValueError("a cluster has at least one node")
+    made = directory is None
     directory = Path(directory or tempfile.mkdtemp(prefix="occ-galera-"))
     directory.mkdir(parents=True, exist_ok=True)
     directory = directory.resolve()
@@ -269,19 +272,21 @@ def start_cluster(
 
     def give_up() -> None:
         stop_pids([s.pid for s in servers if s.proc is not None], signal.SIGKILL, timeout=10)
+        for server in servers:
+            server.reap()
+        if made:  # a directory of our own: its logs are in the error already
+            remove_tree(directory)
 
     with cleanup_on_error(give_up):
-        first = members[0]
-        _install(first)
-        for node in members[1:]:
+        for node in members:
             # A joiner's data is replaced by the state transfer: an empty datadir will do.
             (node.home / "data").mkdir(parents=True)
-        for node in members:
             node.config.write_text(_config(node, members, cluster))
         owner = _user()
         if owner is not None:
             for path in (directory, *directory.rglob("*")):
                 shutil.chown(path, owner, owner)
+        _install(members[0])
         for i, node in enumerate(members):
             server = _server(node, bootstrap=i == 0)
             server.start(owned=owned)
@@ -302,7 +307,7 @@ def start_cluster(
                 # Replicated to the joiners by their state transfer.
                 _query(node, "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'")
                 _query(node, "GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION")
-    return GaleraCluster(directory, members)
+    return GaleraCluster(directory, members, servers)
 
 
 def stop_cluster(directory: Path, *, keep: bool = False) -> None:

@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # Run as a script, the repository root is not on the path: ``scripts`` is imported as a package.
@@ -92,6 +92,7 @@ class PgPair:
     primary_port: int
     standby_port: int
     standby_pid: int
+    servers: list[Server] = field(default_factory=list, repr=False)
 
     def url(self, port: int, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{database}"
@@ -121,6 +122,8 @@ class PgPair:
     def stop(self) -> None:
         """Stop both servers and remove the directory."""
         stop_pair(self.directory)
+        for server in self.servers:
+            server.reap()
 
 
 def _ready(port: int) -> bool:
@@ -195,6 +198,7 @@ def start_pair(
         raise ClusterError(
             f"no PostgreSQL binaries in {BIN} (Debian package postgresql-15, or set PG_BIN)"
         )
+    made = directory is None
     directory = Path(directory or tempfile.mkdtemp(prefix="occ-pg-"))
     directory.mkdir(parents=True, exist_ok=True)
     directory = directory.resolve()
@@ -234,6 +238,10 @@ def start_pair(
 
     def give_up() -> None:
         stop_pids([s.pid for s in servers], signal.SIGQUIT, timeout=10)
+        for server in servers:
+            server.reap()
+        if made:  # a directory of our own: its logs are in the error already
+            remove_tree(directory)
 
     with cleanup_on_error(give_up):
         _run(
@@ -274,7 +282,7 @@ def start_pair(
         )
         with (standby_dir / "postgresql.conf").open("a") as conf:
             conf.write(f"port = {standby_port}\n")
-        pair = PgPair(directory, primary_port, standby_port, 0)
+        pair = PgPair(directory, primary_port, standby_port, 0, servers)
         (standby_dir / "occ_delay.conf").write_text(
             f"recovery_min_apply_delay = '{int(delay * 1000)}ms'\n"
         )
