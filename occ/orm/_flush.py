@@ -284,6 +284,23 @@ def _before_delete(mapper: Mapper[Any], connection: sa.Connection, target: Any) 
     # The policy kept the stored row, but a flush cannot skip a delete: raise.
     write.must_write(applied, "delete", expected, base)
     set_committed_value(target, write.entity.version_field, applied.version)
+    if write.records.outbox is not None:  # the delete's change event (occ.sync)
+        row = write.records.outbox.deleted_row(applied.key, applied.version)
+        connection.execute(write.records.outbox.insert, row)
+
+
+@event.listens_for(Mapper, "after_insert")
+def _after_insert(mapper: Mapper[Any], connection: sa.Connection, target: Any) -> None:
+    """The insert's change event, when the class has an outbox (occ.sync)."""
+    if options_for(mapper.class_) is None:
+        return
+    records = versioning(mapper.class_, connection.dialect)[0].records
+    if records.outbox is not None:
+        entity = records.entity
+        key = entity.key_of(target)
+        version = getattr(target, entity.version_field)
+        row = records.outbox.inserted_row(key, version, entity.to_record(target))
+        connection.execute(records.outbox.insert, row)
 
 
 @event.listens_for(Mapper, "before_insert")

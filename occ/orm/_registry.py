@@ -27,7 +27,7 @@ from occ._core.decisions import Resolver
 from occ._core.flow import FlowConfig, Stats
 from occ._core.retry import RetryPolicy
 from occ.errors import ConfigurationError
-from occ.policies import policy_for
+from occ.policies import outbox_for, policy_for
 from occ.sql._mapping import EntityMap
 from occ.sql._records import SQLRecords
 
@@ -268,7 +268,8 @@ def _make(cls: type, options: Options, dialect: Dialect) -> Versioning:
         resolver=policy_for(cls),
         stats=Stats(),
     )
-    return Versioning(SQLRecords(entity, dialect), config)
+    outbox = outbox_for(cls, entity.table.name)
+    return Versioning(SQLRecords(entity, dialect, outbox=outbox), config)
 
 
 def _forget() -> None:

@@ -111,8 +111,14 @@ class Tombstones:
         ``delete`` must return the deleted row's version; the statement's
         rowcount is 1 when the delete matched.
         """
-        t = self.table
         deleted = delete.cte("occ_deleted")
+        # The rowcount (1 when the DELETE matched) of an INSERT is kept only when asked.
+        return self.record_from(deleted).execution_options(preserve_rowcount=True)
+
+    def record_from(self, deleted: Any) -> Any:
+        """PostgreSQL: the tombstone ``INSERT ... SELECT`` of the row a DELETE CTE returned
+        (its first column is the deleted version)."""
+        t = self.table
         select = sa.select(
             sa.bindparam("occ_te"),
             sa.bindparam("occ_tk"),
@@ -125,12 +131,10 @@ class Tombstones:
         newer = sa.case(
             (stmt.excluded.version > t.c.version, stmt.excluded.version), else_=t.c.version
         )
-        recorded = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=[t.c.entity, t.c.entity_key],
             set_={"version": newer, "deleted_at": stmt.excluded.deleted_at},
         )
-        # The rowcount (1 when the DELETE matched) of an INSERT is kept only when asked.
-        return recorded.execution_options(preserve_rowcount=True)
 
 
 def ensure(engine: Any, table: sa.Table) -> bool:
