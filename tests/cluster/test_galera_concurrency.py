@@ -117,6 +117,8 @@ async def test_async_tasks_through_three_nodes_end_exact(
     create_all(causal)
     engines: list[AsyncEngine] = [create_async_engine(n.async_url) for n in galera_nodes]
     sync_engines = [sa.create_engine(n.url) for n in galera_nodes]
+    reader_engine = create_async_engine(galera_nodes[0].async_url)
+    session_settings(reader_engine, wsrep_sync_wait=1)
     try:
         repos = [AsyncRepository(e, Account, retry=RETRY) for e in engines]
         per_node = [
@@ -127,8 +129,6 @@ async def test_async_tasks_through_three_nodes_end_exact(
         async def write(key: Any, token: str) -> Any:
             return await next(turn).write(key, token)
 
-        reader_engine = create_async_engine(galera_nodes[0].async_url)
-        session_settings(reader_engine, wsrep_sync_wait=1)
         reader = acounter_workload(
             AsyncRepository(reader_engine, Account),
             new=_new,
