@@ -1,4 +1,5 @@
-"""``occ doctor`` on MongoDB: topology, write concern, read preference, retries, transactions.
+"""``occ doctor`` on MongoDB: topology, write and read concern, read preference, retries,
+transactions.
 
 Everything it writes goes to one scratch collection, ``occ_doctor_<random>``
 in the URI's database (else ``occ_doctor``), dropped at the end.
@@ -69,9 +70,30 @@ def _write_concern(client: Any, topology: str) -> Check:
         return warned(
             name,
             shown,
-            "an acknowledged write can be rolled back by a failover: use w=majority",
+            "a version check means what you think only with w=majority: a write the primary "
+            "alone acknowledged can be rolled back by a failover, and its version then stored "
+            "again by another writer with other values. Use w=majority (URI or "
+            "Repository(write_concern=WriteConcern(w='majority')))",
         )
+    if topology != "standalone" and doc.get("w") is None:
+        return passed(name, shown, "the server's default (w=majority since MongoDB 5.0)")
     return passed(name, shown)
+
+
+def _read_concern(client: Any, topology: str) -> Check:
+    name = "read concern"
+    level = client.read_concern.level
+    shown = level or "server default (local)"
+    if topology == "standalone" or level in ("majority", "linearizable", "snapshot"):
+        return passed(name, shown)
+    return warned(
+        name,
+        shown,
+        "get()/find() may return a version a failover later rolls back: a write based on it "
+        "conflicts (nothing is lost), but the value shown may vanish. For reads that must "
+        "survive a failover use Repository(read_concern=ReadConcern('majority')); occ reads "
+        "the primary's latest whenever it classifies a conflict",
+    )
 
 
 def _read_preference(client: Any) -> Check:
@@ -82,8 +104,9 @@ def _read_preference(client: Any) -> Check:
     return warned(
         name,
         mode,
-        "occ's repositories read the primary whatever the client says; your own reads on "
-        "secondaries may be stale, so never take a version from them",
+        "occ's repositories ignore the client's read preference and read the primary unless "
+        "given Repository(read_preference=...); a version read from a secondary may be old, "
+        "so a write based on it conflicts (never lost) — occ re-reads the primary then",
     )
 
 
@@ -151,6 +174,7 @@ def mongo_checks(client: Any) -> list[Check]:
         _server(client, hello),
         topology_check,
         _write_concern(client, topology),
+        _read_concern(client, topology),
         _read_preference(client),
         _retryable_writes(client, topology, hello),
     ]

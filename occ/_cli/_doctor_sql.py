@@ -1,4 +1,5 @@
-"""``occ doctor`` on a SQL database: server, isolation, rowcount, RETURNING, timestamps.
+"""``occ doctor`` on a SQL database: server, isolation, rowcount, RETURNING, timestamps,
+and the cluster or replication it is part of (:mod:`occ._cli._doctor_topology`).
 
 Everything it writes goes to one scratch table, ``occ_doctor_<random>``,
 created at the start and dropped at the end.
@@ -14,6 +15,7 @@ from sqlalchemy.dialects import mysql
 
 from occ._cli._checks import Check, failed, passed, warned
 from occ._cli._common import CliError, first_line
+from occ._cli._doctor_topology import topology_checks
 
 __all__ = ["check_table", "sql_checks"]
 
@@ -232,6 +234,7 @@ def sql_checks(engine: sa.Engine) -> list[Check]:
         checks = [_server(engine, conn), _isolation(conn)]
         if _is_mariadb(engine):
             checks.append(_snapshot_isolation(conn))
+        checks += topology_checks(conn)
         conn.rollback()
     t = _scratch_table(engine)
     try:

@@ -12,8 +12,17 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra onl
 
 from occ.sql._async.repository import AsyncRepository
 from occ.sql._async.transaction import atransaction
+from occ.sql._dberrors import is_serialization_failure
 from occ.sql._engines import adispose, dispose
 from occ.sql._sync.repository import Repository
 from occ.sql._sync.transaction import transaction
 
-__all__ = ["AsyncRepository", "Repository", "adispose", "atransaction", "dispose", "transaction"]
+__all__ = [
+    "AsyncRepository",
+    "Repository",
+    "adispose",
+    "atransaction",
+    "dispose",
+    "is_serialization_failure",
+    "transaction",
+]

@@ -29,13 +29,24 @@ def _mysql_code(orig: Any) -> int | None:
     return None
 
 
-def is_serialization_failure(exc: sa.exc.DBAPIError) -> bool:
-    """True for errors that mean "someone else changed it first; retry from a fresh read".
+def is_serialization_failure(exc: BaseException) -> bool:
+    """True when a database error means a concurrent write made it abort the transaction.
 
-    SQLite's "database is locked" (SQLITE_BUSY) counts too: a writer that could
-    deadlock on the database lock is refused at once (the busy timeout is not
-    waited), and its statement did not apply.
+    PostgreSQL's serialization failure and deadlock (SQLSTATE 40001, 40P01);
+    MariaDB/MySQL's deadlock (1213) and snapshot-isolation conflict (1020).
+    On a Galera cluster, a transaction that lost certification to one
+    committed through another node fails with 1213 too — at any statement,
+    or at its COMMIT. SQLite's "database is locked" (SQLITE_BUSY) counts too:
+    a writer that could deadlock on the database lock is refused at once, and
+    its statement did not apply. Nothing of the transaction was applied: run
+    it again from fresh reads. ``occ`` itself reports these as conflicts; this
+    tells them apart in your own code (e.g. around ``session.commit()``).
+
+    Args:
+        exc: any exception; only SQLAlchemy's ``DBAPIError`` can be one.
     """
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
     orig = exc.orig
     if _sqlstate(orig) in _PG_CONFLICT_STATES:
         return True

@@ -65,6 +65,7 @@ def test_doctor_on_mongodb_passes_and_explains_its_warnings(mongodb_uri: str) ->
     expected = {
         "topology",
         "write concern",
+        "read concern",
         "read preference",
         "retryable writes",
         "transactions",

@@ -32,7 +32,10 @@ class Repository(RepositoryBase[T], Generic[T]):
     """Versioned reads and conditional writes of one model in a MongoDB collection.
 
     Every versioned write is one command whose filter holds the expected
-    version; reads go to the primary.
+    version. Reads go to the primary unless ``read_preference`` says
+    otherwise; a read that must see the latest version (classifying a
+    conflict, ``modify``'s re-read after one, settling a lost reply) always
+    goes to the primary.
 
     Args:
         collection: the collection (``check_collection`` says which clients),
@@ -54,6 +57,17 @@ class Repository(RepositoryBase[T], Generic[T]):
             repeat: a snapshot read before a delete never applies to a document
             inserted again under the key. Costs one command on each delete and
             on each insert under an explicit key.
+        write_concern: the write concern of every write (default: the
+            collection's). On a replica set use ``WriteConcern(w="majority")``:
+            a write acknowledged by the primary alone can be rolled back by a
+            failover, and its version then reused by another writer.
+        read_concern: the read concern of ``get``, ``find`` and ``modify``'s
+            first read (default: the collection's); ``ReadConcern("majority")``
+            returns only versions that survive a failover.
+        read_preference: where ``get``, ``find`` and ``modify``'s first read
+            go (default: the primary), e.g. ``ReadPreference.SECONDARY_PREFERRED``;
+            a version read from a secondary may be old, and a write based on it
+            conflicts and is resolved by the policy, never lost.
 
     Raises:
         ConfigurationError: a collection of another client or mode, ``w=0``, or a
@@ -74,9 +88,12 @@ class Repository(RepositoryBase[T], Generic[T]):
         on_point: Callable[[Point], Any] | None = None,
         session: Any = None,
         tombstones: bool = True,
+        write_concern: Any = None,
+        read_concern: Any = None,
+        read_preference: Any = None,
     ) -> None:
         check_collection(collection)
-        write_concern = collection.write_concern
+        write_concern = write_concern or collection.write_concern
         if not write_concern.acknowledged:
             raise ConfigurationError(
                 f"collection {collection.full_name} has write concern {write_concern.document}: "
@@ -101,12 +118,20 @@ class Repository(RepositoryBase[T], Generic[T]):
         )
         self.docs = docs
         self.commands = Commands(docs, tombstones=tombstones)
-        #: the caller's collection; every command goes to the primary.
+        #: the caller's collection.
         self.collection = collection
-        self._coll = collection.with_options(read_preference=ReadPreference.PRIMARY)
+        #: writes and the reads that must see the latest version: the primary.
+        self._coll = collection.with_options(
+            read_preference=ReadPreference.PRIMARY, write_concern=write_concern
+        )
+        #: reads that may be served as the caller chose (see read_preference, read_concern).
+        self.reads = self._coll.with_options(
+            read_preference=read_preference or ReadPreference.PRIMARY,
+            read_concern=read_concern or collection.read_concern,
+        )
         #: deleted keys' last versions, in the collection's database.
         self._tombstones = self._coll.database.get_collection(
-            "occ_tombstones", read_preference=ReadPreference.PRIMARY
+            "occ_tombstones", read_preference=ReadPreference.PRIMARY, write_concern=write_concern
         )
         self.session = session
 
@@ -126,14 +151,16 @@ class Repository(RepositoryBase[T], Generic[T]):
 
     # -- executing commands -------------------------------------------------
 
-    def _execute(self, plan: Plan) -> Any:
-        """Run each command of ``plan`` on the collection; return what the plan returns."""
+    def _execute(self, plan: Plan, collection: Any = None) -> Any:
+        """Run each command of ``plan`` on the collection (or ``collection``); return what
+        the plan returns."""
         session = self.session
+        coll = self._coll if collection is None else collection
         try:
             op = next(plan)
             while True:
                 try:
-                    target = self._tombstones if op.tombstones else self._coll
+                    target = self._tombstones if op.tombstones else coll
                     method = getattr(target, op.name)
                     result = method(*op.args, session=session, **op.kwargs)
                 except Exception as exc:
@@ -144,7 +171,10 @@ class Repository(RepositoryBase[T], Generic[T]):
             return stop.value
 
     def _read(self, step: Read) -> Stored | None:
-        stored: Stored | None = self._execute(self.commands.read_plan(step.key))
+        # In a transaction every read is the transaction's (on the primary).
+        routed = not step.primary and not self._joined()
+        plan = self.commands.read_plan(step.key)
+        stored: Stored | None = self._execute(plan, self.reads if routed else None)
         return stored
 
     def _write(self, step: Write) -> Any:

@@ -31,6 +31,7 @@ from occ.sql._fast import raw_runner
 from occ.sql._guard import aborted_by, mark_aborted
 from occ.sql._mapping import EntityMap
 from occ.sql._records import Plan, SQLRecords
+from occ.sql._replicas import check_replica
 from occ.sql._statements import DriverSQL
 from occ.sql._tombstones import created, ensure
 from occ.sync._outbox import Outbox, as_outbox
@@ -92,10 +93,19 @@ class Repository(RepositoryBase[T], Generic[T]):
             changes a row (an :class:`occ.sync.Outbox`, or ``True`` for its
             defaults); default: the one registered in :mod:`occ.policies`, if any.
         on_point: called with each named yield point (tests and schedulers).
+        replica: an ``Engine`` on a read replica of ``bind``'s database (a
+            streaming standby, a replica or another cluster node): ``get``,
+            ``find`` and the first read of ``modify`` go there; writes, and
+            every read that must see the latest version (classifying a
+            conflict, ``modify``'s re-read after one, settling a lost reply),
+            go to ``bind``. A value read from the replica may be older than
+            what is stored: a write based on it conflicts and is resolved by
+            the policy, never lost. See the scaling guide.
 
     Raises:
-        ConfigurationError: ``bind`` is of the other mode or not a bind, or the
-            model cannot be versioned.
+        ConfigurationError: ``bind`` is of the other mode or not a bind, the
+            model cannot be versioned, or ``replica`` is not an engine of this
+            mode and dialect (or ``bind`` is a caller's transaction).
     """
 
     def __init__(
@@ -110,8 +120,9 @@ class Repository(RepositoryBase[T], Generic[T]):
         token_column: str | None = None,
         tombstones: bool = True,
         outbox: Outbox | bool | None = None,
-        lock_after: int | None | Literal["auto"] = "auto",
+        lock_after: int | Literal["auto"] | None = "auto",
         on_point: Any = None,
+        replica: Engine | None = None,
     ) -> None:
         if isinstance(bind, Engine):
             engine = bind
@@ -162,6 +173,16 @@ class Repository(RepositoryBase[T], Generic[T]):
         )
         #: runs unobserved driver SQL on raw pooled connections (sync engines only).
         self._raw = None if self._autocommit is None else raw_runner(self._autocommit)
+        #: where reads that need not see the latest version go (None: the primary).
+        self.replica = replica
+        if replica is not None:
+            if not isinstance(replica, Engine):
+                raise ConfigurationError(
+                    f"replica must be an SQLAlchemy Engine, got {type(replica).__name__}"
+                )
+            check_replica(engine, replica, joined=self._caller)
+            self._replica = autocommit_engine(replica)
+            self._replica_raw = raw_runner(self._replica)
 
     def _joined(self) -> bool:
         return self._caller
@@ -229,6 +250,14 @@ class Repository(RepositoryBase[T], Generic[T]):
         finally:
             conn.close()
 
+    def _on_replica(self, plan: Plan, *, raw: bool) -> Any:
+        """Run the read ``plan`` on the replica, in autocommit (see :meth:`_on_engine`)."""
+        runner = self._replica_raw
+        if raw and runner is not None and not runner.observed():
+            return runner.run(plan)
+        with self._replica.connect() as conn:
+            return execute(conn, plan)
+
     def _read(self, step: Read) -> Stored | None:
         if step.hold is not None:
             held: Stored | None = execute(self._held(step), self.records.read_plan(step))
@@ -238,6 +267,8 @@ class Repository(RepositoryBase[T], Generic[T]):
             result: Stored | None = execute(self._caller_connection(), plan)
             return result
         raw = self.records.driver_sql_only(step)
+        if self.replica is not None and not step.primary:
+            return self._on_replica(self.records.read_plan(step), raw=raw)  # type: ignore[no-any-return]
         return self._on_engine(self.records.read_plan(step), transaction=False, raw=raw)  # type: ignore[no-any-return]
 
     def _tables_ready(self, step: Write) -> None:
