@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Generator
+from dataclasses import replace
 from typing import Any, Literal
 
 from occ._core.steps import Applied, Lost, Missed, Read, Step, Stored, Write
@@ -110,7 +111,9 @@ def settle(step: Write, entity: str) -> Generator[Step, Any, Applied | Missed]:
             return Missed(duplicate=step.action == "insert")
         if verdict == "absent" and not resent:
             resent = True
-            outcome = yield step  # the same write, the same token
+            # The same write, the same token; on a connection of its own (a lock it held
+            # went with the connection that broke).
+            outcome = yield replace(step, hold=None) if step.hold is not None else step
             if isinstance(outcome, Applied):
                 return outcome
             if isinstance(outcome, Missed) and outcome.serialization:

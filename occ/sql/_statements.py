@@ -296,7 +296,7 @@ class Statements:
             delete = (
                 sa.delete(self._table)
                 .where(self._key_clause, guard)
-                .returning(self.entity.version_col)
+                .returning(sa.func.coalesce(self.entity.version_col, 0))  # NULL: unversioned
             )
             return tombstones.delete_and_record(delete), ()
 

@@ -175,7 +175,7 @@ def test_mongo_fast_path_with_8_writers_never_conflicts(db: Any, names: Any) -> 
     assert (final.value["hits"], final.version) == (TOTAL, TOTAL + 1)
     assert sorted(final.value["tags"]) == [f"w{w}" for w in range(WRITERS)]
     assert final.value["best"] == TOTAL - 1
-    assert repo.stats.snapshot() == {"conflicts": 0, "retries": 0, "decisions": {}}
+    assert repo.stats.snapshot() == {"conflicts": 0, "retries": 0, "fallbacks": 0, "decisions": {}}
     with pytest.raises(occ.NotFoundError):
         repo.update(2, {"hits": 1}, expected_version=1, base={"hits": 0})
 

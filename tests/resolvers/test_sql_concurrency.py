@@ -136,7 +136,7 @@ def test_fast_path_with_8_writers_never_conflicts(engine: sa.Engine) -> None:
     final = repo.get(1)
     report("fast path", repo)
     assert (final.value.hits, final.version) == (TOTAL, TOTAL + 1)
-    assert repo.stats.snapshot() == {"conflicts": 0, "retries": 0, "decisions": {}}
+    assert repo.stats.snapshot() == {"conflicts": 0, "retries": 0, "fallbacks": 0, "decisions": {}}
 
 
 async def test_async_merge_counter_with_8_tasks_ends_exact(

@@ -32,7 +32,12 @@ def test_merge_adds_both_increments_and_keeps_other_fields(engine: sa.Engine) ->
     repo.save(a)
     saved = repo.save(b)
     assert (saved.version, saved.value.hits, saved.value.best, saved.value.note) == (3, 2, 7, "b")
-    assert repo.stats.snapshot() == {"conflicts": 1, "retries": 1, "decisions": {"merged": 1}}
+    assert repo.stats.snapshot() == {
+        "conflicts": 1,
+        "retries": 1,
+        "fallbacks": 0,
+        "decisions": {"merged": 1},
+    }
 
 
 def test_update_without_base_escalates_a_counter_to_the_fallback(engine: sa.Engine) -> None:

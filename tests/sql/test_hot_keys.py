@@ -25,7 +25,7 @@ OPS = 6
 
 
 def _writers(db: sa.Engine) -> int:
-    """16 on the servers; SQLite (one writer at a time for the whole file, no lock fallback by default) gets 3."""
+    """16 on the servers; SQLite (one writer at a time, no lock fallback by default): 3."""
     return 3 if db.dialect.name == "sqlite" else WRITERS
 
 

@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from occ._async.repository import AsyncRepositoryBase
 from occ._core.decisions import Resolver
 from occ._core.retry import RetryPolicy
-from occ._core.steps import Read, Release, Stored, Write
+from occ._core.steps import Applied, Read, Release, Stored, Write
 from occ.errors import ConfigurationError
 from occ.policies import outbox_for
 from occ.sql._binds import AsyncConnection, AsyncEngine, AsyncSession
-from occ.sql._dberrors import aborts_transaction
+from occ.sql._dberrors import aborts_transaction, is_serialization_failure
 from occ.sql._engines import (
     acreate_tables,
     autocommit_engine,
@@ -237,17 +237,26 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
         return held
 
     async def _release(self, step: Release) -> None:
+        """Close the hold's connection; what it wrote was committed by :meth:`_write`."""
         conn: AsyncConnection | None = step.hold.state
         if conn is None:
             return
         step.hold.state = None
         try:
-            if step.commit:
-                await conn.commit()
-            else:
-                await conn.rollback()
+            await conn.rollback()  # nothing left to commit; a no-op after a commit
+        except sa.exc.DBAPIError:
+            pass  # a broken connection: closing it is all that is left
         finally:
             await conn.close()
+
+    async def _held_write(self, step: Write) -> Any:
+        """The write under the hold, then its commit: a commit refused (a deadlock, or a
+        Galera certification failure) is the write's miss, not an error."""
+        conn = await self._held(step)
+        outcome = await execute(conn, self.records.write_plan(step))
+        if isinstance(outcome, Applied):
+            await conn.commit()
+        return outcome
 
     async def _on_replica(self, plan: Plan, *, raw: bool) -> Any:
         """Run the read ``plan`` on the replica, in autocommit (see :meth:`_on_engine`)."""
@@ -259,10 +268,18 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
 
     async def _read(self, step: Read) -> Stored | None:
         if step.hold is not None:
-            held: Stored | None = await execute(
-                await self._held(step), self.records.read_plan(step)
-            )
-            return held
+            try:
+                held: Stored | None = await execute(
+                    await self._held(step), self.records.read_plan(step)
+                )
+                return held
+            except sa.exc.DBAPIError as exc:
+                if not is_serialization_failure(exc):
+                    raise
+                # The lock wait itself was aborted (a deadlock, a Galera brute-force
+                # abort): give the lock up, read plainly; the write stays conditional.
+                await self._release(Release(step.hold, commit=False))
+                step = Read(step.key, primary=True)
         if self._caller:
             plan = self.records.read_plan(step, locking=step.locking)
             result: Stored | None = await execute(await self._caller_connection(), plan)
@@ -288,7 +305,7 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
         await self._tables_ready(step)
         try:
             if step.hold is not None:
-                return await execute(await self._held(step), self.records.write_plan(step))
+                return await self._held_write(step)
             if self._caller:
                 return await execute(await self._caller_connection(), self.records.write_plan(step))
             return await self._on_engine(

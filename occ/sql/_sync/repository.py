@@ -13,12 +13,12 @@ import sqlalchemy as sa
 
 from occ._core.decisions import Resolver
 from occ._core.retry import RetryPolicy
-from occ._core.steps import Read, Release, Stored, Write
+from occ._core.steps import Applied, Read, Release, Stored, Write
 from occ._sync.repository import RepositoryBase
 from occ.errors import ConfigurationError
 from occ.policies import outbox_for
 from occ.sql._binds import Connection, Engine, Session
-from occ.sql._dberrors import aborts_transaction
+from occ.sql._dberrors import aborts_transaction, is_serialization_failure
 from occ.sql._engines import (
     autocommit_engine,
     create_tables,
@@ -238,17 +238,26 @@ class Repository(RepositoryBase[T], Generic[T]):
         return held
 
     def _release(self, step: Release) -> None:
+        """Close the hold's connection; what it wrote was committed by :meth:`_write`."""
         conn: Connection | None = step.hold.state
         if conn is None:
             return
         step.hold.state = None
         try:
-            if step.commit:
-                conn.commit()
-            else:
-                conn.rollback()
+            conn.rollback()  # nothing left to commit; a no-op after a commit
+        except sa.exc.DBAPIError:
+            pass  # a broken connection: closing it is all that is left
         finally:
             conn.close()
+
+    def _held_write(self, step: Write) -> Any:
+        """The write under the hold, then its commit: a commit refused (a deadlock, or a
+        Galera certification failure) is the write's miss, not an error."""
+        conn = self._held(step)
+        outcome = execute(conn, self.records.write_plan(step))
+        if isinstance(outcome, Applied):
+            conn.commit()
+        return outcome
 
     def _on_replica(self, plan: Plan, *, raw: bool) -> Any:
         """Run the read ``plan`` on the replica, in autocommit (see :meth:`_on_engine`)."""
@@ -260,8 +269,16 @@ class Repository(RepositoryBase[T], Generic[T]):
 
     def _read(self, step: Read) -> Stored | None:
         if step.hold is not None:
-            held: Stored | None = execute(self._held(step), self.records.read_plan(step))
-            return held
+            try:
+                held: Stored | None = execute(self._held(step), self.records.read_plan(step))
+                return held
+            except sa.exc.DBAPIError as exc:
+                if not is_serialization_failure(exc):
+                    raise
+                # The lock wait itself was aborted (a deadlock, a Galera brute-force
+                # abort): give the lock up, read plainly; the write stays conditional.
+                self._release(Release(step.hold, commit=False))
+                step = Read(step.key, primary=True)
         if self._caller:
             plan = self.records.read_plan(step, locking=step.locking)
             result: Stored | None = execute(self._caller_connection(), plan)
@@ -287,7 +304,7 @@ class Repository(RepositoryBase[T], Generic[T]):
         self._tables_ready(step)
         try:
             if step.hold is not None:
-                return execute(self._held(step), self.records.write_plan(step))
+                return self._held_write(step)
             if self._caller:
                 return execute(self._caller_connection(), self.records.write_plan(step))
             return self._on_engine(
