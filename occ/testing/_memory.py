@@ -105,6 +105,9 @@ class MemoryStore:
     def __init__(self, entity: str) -> None:
         self.entity = entity
         self._rows: dict[Any, tuple[Version, Record]] = {}
+        #: the last version of each deleted key: a key inserted again starts past it,
+        #: as on SQL (see :mod:`occ.sql._tombstones`), so versions never repeat.
+        self._tombstones: dict[Any, Version] = {}
         self._lock = threading.Lock()
 
     def read(self, step: Read) -> Stored | None:
@@ -119,13 +122,18 @@ class MemoryStore:
                 if row is not None:
                     return Missed(duplicate=True)
                 assert step.new_version is not None
+                version = step.new_version
+                last = self._tombstones.get(step.key)
+                if isinstance(last, int) and isinstance(version, int):
+                    version = max(version, last + 1)
                 record = freeze(step.changes)
-                self._rows[step.key] = (step.new_version, record)
-                return Applied(step.key, step.new_version, record)
+                self._rows[step.key] = (version, record)
+                return Applied(step.key, version, record)
             if row is None or row[0] != step.expected_version:
                 return Missed()
             if step.action == "delete":
                 del self._rows[step.key]
+                self._tombstones[step.key] = row[0]
                 return Applied(step.key, row[0])
             assert step.new_version is not None
             record = {**row[1], **freeze(step.changes)}
