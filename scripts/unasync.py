@@ -42,6 +42,7 @@ IDENTIFIERS = {
     "asynccontextmanager": "contextmanager",
     "AsyncRepository": "Repository",
     "AsyncRepositoryBase": "RepositoryBase",
+    "AsyncBulkMethods": "BulkMethods",
     "AsyncInMemoryRepository": "InMemoryRepository",
     "AsyncConflictStore": "ConflictStore",
     "AsyncStoreBase": "StoreBase",

@@ -173,6 +173,11 @@ class RepositoryCore(Generic[T]):
     # -- flows ------------------------------------------------------------------
 
     def _insert_flow(self, value: Any) -> Flow:
+        key, record = self._insert_record(value)
+        return insert_flow(self._config(), key, record)
+
+    def _insert_record(self, value: Any) -> tuple[Any, dict[str, Any]]:
+        """The key (``None``: the database assigns it) and record of a value to insert."""
         codec = self.codec
         codec.check_value(value)
         version = codec.version_of(value)
@@ -181,8 +186,7 @@ class RepositoryCore(Generic[T]):
                 f"this {codec.name} already carries version {version!r}: insert() starts "
                 "at the first version; to change a stored one use update() or save()"
             )
-        key, record = codec.insert(value)
-        return insert_flow(self._config(), key, record)
+        return codec.insert(value)
 
     def _update_flow(self, key: Any, changes: Any, expected_version: Any, base: Any) -> Flow:
         codec = self.codec

@@ -9,31 +9,36 @@ mode. Every repository (SQL, MongoDB, in-memory) and the ORM flush run it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
 
-from occ._core.flow import Flow
-from occ._core.steps import Applied, Backoff, Call, Point, Read, Write
+from occ._core.steps import Backoff, Call, Point, Read, ReadMany, Step, Write, WriteMany
 from occ._modes import call, sleep
 from occ._sync.effects import perform
 
 __all__ = ["drive"]
 
+R = TypeVar("R")
+
 
 def drive(
-    flow: Flow,
+    flow: Generator[Step, Any, R],
     *,
     read: Callable[[Read], Any],
     write: Callable[[Write], Any],
     on_point: Callable[[Point], Any] | None = None,
-) -> Applied:
+    read_many: Callable[[ReadMany], Any] | None = None,
+    write_many: Callable[[WriteMany], Any] | None = None,
+) -> R:
     """Perform each step of ``flow`` and return what it returns.
 
     Args:
-        flow: a core flow generator.
+        flow: a core flow generator (or several in lockstep, see :mod:`occ._core.lockstep`).
         read: performs a Read (returns ``Stored | None``).
         write: performs a Write (returns ``Applied | Missed``).
         on_point: the repository's scheduler hook, if any.
+        read_many: performs a ReadMany (one ``Stored | None`` per key), for batch flows.
+        write_many: performs a WriteMany (one outcome per write), for batch flows.
     """
     try:
         step = next(flow)
@@ -49,6 +54,12 @@ def drive(
             elif kind is Call:
                 what = "the function given to modify()"
                 result = call(step.fn, step.arg, what)  # type: ignore[union-attr]
+            elif kind is WriteMany:
+                assert write_many is not None
+                result = write_many(step)  # type: ignore[arg-type]
+            elif kind is ReadMany:
+                assert read_many is not None
+                result = read_many(step)  # type: ignore[arg-type]
             elif kind is Point:
                 if on_point is not None:
                     call(on_point, step, "on_point")
@@ -56,5 +67,5 @@ def drive(
                 perform(step)  # type: ignore[arg-type]
             step = flow.send(result)
     except StopIteration as stop:
-        applied: Applied = stop.value
-        return applied
+        value: R = stop.value
+        return value
