@@ -43,6 +43,7 @@ IDENTIFIERS = {
     "AsyncRepository": "Repository",
     "AsyncRepositoryBase": "RepositoryBase",
     "AsyncBulkMethods": "BulkMethods",
+    "AsyncSQLBulk": "SQLBulk",
     "AsyncInMemoryRepository": "InMemoryRepository",
     "AsyncConflictStore": "ConflictStore",
     "AsyncStoreBase": "StoreBase",

@@ -111,7 +111,6 @@ class Tombstones:
         ``delete`` must return the deleted row's version; the statement's
         rowcount is 1 when the delete matched.
         """
-        t = self.table
         deleted = delete.cte("occ_deleted")
         select = sa.select(
             sa.bindparam("occ_te"),
@@ -119,18 +118,23 @@ class Tombstones:
             deleted.c[0],
             sa.bindparam("occ_td"),
         )
+        # The rowcount (1 when the DELETE matched) of an INSERT is kept only when asked.
+        return self.record_from(select).execution_options(preserve_rowcount=True)
+
+    def record_from(self, select: Any) -> Any:
+        """PostgreSQL: record the tombstones ``select`` gives (entity, key text, version,
+        deleted at), keeping the larger version of a key recorded before."""
+        t = self.table
         stmt = postgresql.insert(t).from_select(
             ["entity", "entity_key", "version", "deleted_at"], select
         )
         newer = sa.case(
             (stmt.excluded.version > t.c.version, stmt.excluded.version), else_=t.c.version
         )
-        recorded = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=[t.c.entity, t.c.entity_key],
             set_={"version": newer, "deleted_at": stmt.excluded.deleted_at},
         )
-        # The rowcount (1 when the DELETE matched) of an INSERT is kept only when asked.
-        return recorded.execution_options(preserve_rowcount=True)
 
 
 def ensure(engine: Any, table: sa.Table) -> bool:

@@ -10,11 +10,11 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from occ._async.repository import AsyncRepositoryBase
 from occ._core.decisions import Resolver
 from occ._core.retry import RetryPolicy
 from occ._core.steps import Read, Stored, Write
 from occ.errors import ConfigurationError
+from occ.sql._async.bulk import AsyncSQLBulk
 from occ.sql._binds import AsyncConnection, AsyncEngine, AsyncSession
 from occ.sql._dberrors import aborts_transaction
 from occ.sql._engines import (
@@ -54,7 +54,7 @@ async def execute(conn: AsyncConnection, plan: Plan) -> Any:
         return stop.value
 
 
-class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
+class AsyncRepository(AsyncSQLBulk[T], Generic[T]):
     """Versioned reads and conditional writes of one model over an SQLAlchemy bind.
 
     Args:
@@ -163,6 +163,12 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
                 return result
         async with autocommit.connect() as conn:
             return await execute(conn, plan)
+
+    async def _run_plan(self, plan: Plan, *, transaction: bool) -> Any:
+        """Run ``plan`` in the caller's transaction, or on the engine (see ``_on_engine``)."""
+        if self._caller:
+            return await execute(await self._caller_connection(), plan)
+        return await self._on_engine(plan, transaction=transaction)
 
     # -- reads and writes ---------------------------------------------------
 
