@@ -44,6 +44,7 @@ IDENTIFIERS = {
     "AsyncRepositoryBase": "RepositoryBase",
     "AsyncBulkMethods": "BulkMethods",
     "AsyncSQLBulk": "SQLBulk",
+    "AsyncMongoBulk": "MongoBulk",
     "AsyncInMemoryRepository": "InMemoryRepository",
     "AsyncConflictStore": "ConflictStore",
     "AsyncStoreBase": "StoreBase",

@@ -61,7 +61,9 @@ def query_plan(entity: EntityMap, query: Query) -> Plan:
         _column(entity, name).desc() if descending else _column(entity, name)
         for name, descending in query.order
     ]
-    stmt = stmt.order_by(*order, *keys)
+    named = {name for name, _ in query.order}
+    ties = [c for c, name in zip(keys, entity.key_fields, strict=True) if name not in named]
+    stmt = stmt.order_by(*order, *ties)
     if query.limit is not None:
         stmt = stmt.limit(query.limit)
     result = yield stmt, {}
