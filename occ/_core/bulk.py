@@ -47,6 +47,9 @@ MAX_BATCH = 1000
 
 def identity(key: Any) -> Any:
     """A hashable stand-in for ``key`` that equal keys share (MongoDB keys may be documents)."""
+    kind = type(key)
+    if kind is int or kind is str:
+        return key
     if isinstance(key, Mapping):
         return ("__document__", tuple((name, identity(part)) for name, part in key.items()))
     if isinstance(key, list | tuple):
@@ -162,6 +165,8 @@ def _key_of(codec: Any, value: Any) -> Any:
 
 
 def _unpack(item: Any, sizes: tuple[int, ...], shape: str) -> tuple[Any, ...]:
+    if type(item) is tuple and len(item) in sizes:  # the usual case, without ABC checks
+        return item
     if isinstance(item, str | bytes | Mapping) or not isinstance(item, Sequence):
         raise ValidationError(f"each item must be a tuple {shape}, got {type(item).__name__}")
     if len(item) not in sizes:
