@@ -143,3 +143,19 @@ def test_a_batch_whose_replies_are_lost_is_applied_once_and_reported_written(
     assert {v.key: (v.value["n"], v.version) for v in repo.get_many(range(1, 6))} == {
         k: (k, 2) for k in range(1, 6)
     }
+
+
+def test_every_repository_class_has_the_many_key_methods() -> None:
+    from occ.mongo import AsyncRepository as MongoAsync
+    from occ.mongo import Repository as Mongo
+    from occ.sql import AsyncRepository, Repository
+    from occ.testing import AsyncInMemoryRepository
+
+    methods = {
+        *("get_many", "query", "scan", "insert_many", "save_many", "update_many"),
+        *("delete_many", "upsert", "upsert_many"),
+    }
+    for cls in (Repository, AsyncRepository, Mongo, MongoAsync):
+        assert methods <= set(dir(cls)), cls
+    for cls in (InMemoryRepository, AsyncInMemoryRepository):
+        assert methods <= set(dir(cls)), cls

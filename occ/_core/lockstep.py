@@ -68,6 +68,11 @@ class _Items:
         return found
 
 
+def _flags(read: Read) -> tuple[bool, bool]:
+    """What a batched read must honour for every read in it: locking, from the primary."""
+    return read.locking, bool(getattr(read, "primary", False))
+
+
 def lockstep(flows: Sequence[Flow]) -> Generator[Step, Any, list[Outcome]]:
     """Run ``flows`` together; return each one's :class:`Applied` result or error, in order.
 
@@ -109,9 +114,10 @@ def lockstep(flows: Sequence[Flow]) -> Generator[Step, Any, list[Outcome]]:
                         items.resume(i, result)
             continue
         reads = items.take(Read)
-        for locking in dict.fromkeys(step.locking for _, step in reads):
-            group = [(i, s) for i, s in reads if s.locking == locking]
-            found = yield ReadMany(tuple(step.key for _, step in group), locking=locking)
+        for flags in dict.fromkeys(_flags(step) for _, step in reads):
+            group = [(i, s) for i, s in reads if _flags(s) == flags]
+            keys = tuple(step.key for _, step in group)
+            found = yield ReadMany(keys, locking=flags[0], primary=flags[1])
             for (i, _), stored in zip(group, found, strict=True):
                 items.resume(i, stored)
     done: list[Outcome] = []

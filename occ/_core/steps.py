@@ -89,12 +89,14 @@ class ReadMany:
     """Read several keys at once; result: one ``Stored | None`` per key, in order.
 
     A backend reads them in a constant number of round trips (one query by a
-    list of keys); ``locking`` as for :class:`Read`. Batch flows
-    (:mod:`occ._core.lockstep`) yield it for the reads their items need together.
+    list of keys); ``locking`` (and ``primary``, when :class:`Read` has it) as
+    for :class:`Read`. Batch flows (:mod:`occ._core.lockstep`) yield it for the
+    reads their items need together.
     """
 
     keys: tuple[Any, ...]
     locking: bool = False
+    primary: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,9 @@ class BulkCommands:
     # -- reads --------------------------------------------------------------------------
 
     def find_keys(self, keys: Sequence[Any]) -> Op:
-        return Op("find", ({"_id": {"$in": list(keys)}, **self._shard},))
+        """One ``find`` by ``$in``, every document in its first reply (no ``getMore``)."""
+        query = {"_id": {"$in": list(keys)}, **self._shard}
+        return Op("find", (query,), {"batch_size": max(1, len(keys))})
 
     def read_plan(self, keys: Sequence[Any]) -> Plan:
         """One ``find`` of ``keys``; returns one ``Stored | None`` per key."""
@@ -93,7 +95,7 @@ class BulkCommands:
         if query.limit is not None:
             if query.limit == 0:
                 return []
-            options["limit"] = query.limit
+            options["limit"] = options["batch_size"] = query.limit
         found = yield Op("find", (filter_,), options)
         return [docs.stored(doc) for doc in found]
 

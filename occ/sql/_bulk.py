@@ -98,8 +98,8 @@ class BulkRecords:
         if self.entity.versions.name != "int":
             return False
         action = writes[0].action
-        if action == "update":
-            return True
+        if action == "update":  # UPDATE ... FROM and RETURNING, except on MySQL (locked)
+            return self.name == "mysql" or bool(getattr(self.st.dialect, "update_returning", 0))
         if action == "delete":
             return self.name != "mysql" or bool(getattr(self.st.dialect, "delete_returning", 0))
         if action == "insert":

@@ -71,7 +71,7 @@ async def test_update_many_reports_each_item_in_order_and_writes_only_the_good_o
     assert stored(mongo) == {1: (1, 2), 2: (7, 2), 3: (0, 1), 4: (4, 2)}
 
 
-@pytest.mark.parametrize("n", [10, 100])
+@pytest.mark.parametrize("n", [10, 1000])
 async def test_a_batch_is_one_command_and_every_write_pushes_its_token(
     mongo: Mongo, n: int
 ) -> None:
@@ -88,6 +88,10 @@ async def test_a_batch_is_one_command_and_every_write_pushes_its_token(
     assert all(u["q"]["version"] == {"$eq": 1} for u in command["updates"])
     docs = list(mongo.raw().find())
     assert all(len(d["_occ_tokens"]) == 1 and d["version"] == 2 for d in docs)
+    mongo.log.clear()
+    updated = await repo.update_many([(k, {"n": 6}, 2) for k in range(1, n + 1)])
+    assert updated.outcomes == {"written": n}
+    assert mongo.log.names == ["update", "find"]  # the stored documents back: one reply
 
 
 async def test_conflicting_items_are_merged_in_one_more_round(mongo: Mongo) -> None:
