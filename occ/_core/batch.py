@@ -9,8 +9,7 @@ read by key list (``get_many``) returns :class:`Found`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar, overload
 
 from occ._core.model import Conflict, Version, Versioned
@@ -47,7 +46,6 @@ def failure_of(error: BaseException) -> str:
     return "error"
 
 
-@dataclass(frozen=True, slots=True)
 class ItemResult(Generic[T]):
     """What happened to one item of a batch.
 
@@ -62,25 +60,52 @@ class ItemResult(Generic[T]):
             known), ``"error"`` (a database error of this item alone),
             ``"aborted"`` (fine, but an all-or-nothing batch failed elsewhere, so
             it was not written).
-        value: what is stored now for a write that succeeded or was resolved
-            (``outcome`` is repeated on it); ``None`` for deletes and failures.
         version: the version stored now; for a delete, the version deleted.
         conflict: the conflict the item met, when it failed on one.
         error: the error a single write of this item would have raised.
     """
 
-    index: int
-    key: Any
-    outcome: str
-    value: Versioned[T] | None = None
-    version: Version | None = None
-    conflict: Conflict | None = None
-    error: BaseException | None = None
+    __slots__ = ("_make", "_value", "conflict", "error", "index", "key", "outcome", "version")
+
+    def __init__(
+        self,
+        index: int,
+        key: Any,
+        outcome: str,
+        value: Versioned[T] | None = None,
+        version: Version | None = None,
+        conflict: Conflict | None = None,
+        error: BaseException | None = None,
+        *,
+        make: Callable[[], Versioned[T]] | None = None,
+    ) -> None:
+        self.index = index
+        self.key = key
+        self.outcome = outcome
+        self.version = version
+        self.conflict = conflict
+        self.error = error
+        self._value = value
+        self._make = make
+
+    @property
+    def value(self) -> Versioned[T] | None:
+        """What is stored now for a write that succeeded or was resolved (``outcome`` is
+        repeated on it); ``None`` for deletes and failures. Built when first asked for."""
+        if self._make is not None:
+            self._value, self._make = self._make(), None
+        return self._value
 
     @property
     def ok(self) -> bool:
         """True unless the item failed (see :attr:`outcome`)."""
         return self.outcome not in FAILED
+
+    def __repr__(self) -> str:
+        return (
+            f"ItemResult(index={self.index}, key={self.key!r}, outcome={self.outcome!r}, "
+            f"version={self.version!r})"
+        )
 
     @classmethod
     def failed(cls, index: int, key: Any, error: BaseException) -> ItemResult[T]:

@@ -233,8 +233,12 @@ class BulkCore(RepositoryCore[T], Generic[T]):
 
     def _written(self, index: int) -> Callable[[Applied], ItemResult[Any]]:
         def finish(applied: Applied) -> ItemResult[Any]:
-            value = self._result(applied)
-            return ItemResult(index, value.key, value.outcome, value, value.version)
+            def make() -> Versioned[Any]:
+                return self._result(applied)
+
+            return ItemResult(
+                index, applied.key, applied.outcome, version=applied.version, make=make
+            )
 
         return finish
 
@@ -272,8 +276,10 @@ class BulkCore(RepositoryCore[T], Generic[T]):
                 return Planned(index, key, ready=ready)
 
             def finish(applied: Applied) -> ItemResult[Any]:
-                value = self._saved(snapshot, applied, changes)
-                return ItemResult(index, key, value.outcome, value, value.version)
+                def make() -> Versioned[Any]:
+                    return self._saved(snapshot, applied, changes)
+
+                return ItemResult(index, key, applied.outcome, version=applied.version, make=make)
 
             return Planned(index, key, flow, finish)
 

@@ -24,6 +24,7 @@ multi-row statements.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,6 +63,8 @@ class BulkStatements:
         self.unnest = self.name == "postgresql"
         self.plain = _plain_rows(entity.all_columns, st.dialect)
         self._cache = _LRU(64)
+        #: the parameter names of a derived table of n rows of a width, row by row.
+        self._names: dict[tuple[int, int], tuple[str, ...]] = {}
         b = st.bind
         self._keys = f"{b}keys"
         self._versioned = f"{b}kv"
@@ -146,13 +149,14 @@ class BulkStatements:
         b = self.st.bind
         if n is None:
             return {f"{b}a_{name}": [row[j] for row in rows] for j, (name, _) in enumerate(cols)}
-        params: dict[str, Any] = {}
         width = len(cols)
-        for i in range(n):
-            row = rows[i] if i < len(rows) else (None,) * width
-            for j in range(width):
-                params[f"{b}r{i}_{j}"] = row[j]
-        return params
+        names = self._names.get((n, width))
+        if names is None:
+            names = self._names[(n, width)] = tuple(
+                f"{b}r{i}_{j}" for i in range(n) for j in range(width)
+            )
+        padding = [(None,) * width] * (n - len(rows))
+        return dict(zip(names, itertools.chain.from_iterable([*rows, *padding]), strict=True))
 
     def _joined(self, v: Any) -> list[Any]:
         """The key join and the version guard of each row (expecting 0 matches NULL too)."""
