@@ -1,4 +1,4 @@
-"""The ``occ`` command: ``demo``, ``doctor`` and ``conflicts``.
+"""The ``occ`` command: ``demo``, ``doctor``, ``conflicts``, ``relay`` and ``sync``.
 
 Every failure a user can cause (an unreachable URL, a wrong scheme, a table
 without a version column, an unknown conflict id) ends in one line on
@@ -20,7 +20,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``occ`` command."""
-    from occ._cli import _conflicts_cmd, _demo_cmd, _doctor_cmd
+    from occ._cli import _conflicts_cmd, _demo_cmd, _doctor_cmd, _sync_cmd
 
     parser = argparse.ArgumentParser(
         prog="occ", description="Optimistic concurrency toolkit: see it, check it, review it."
@@ -32,16 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
     _demo_cmd.add_parser(sub)
     _doctor_cmd.add_parser(sub)
     _conflicts_cmd.add_parser(sub)
+    _sync_cmd.add_parsers(sub)
     return parser
 
 
 def _runner(command: str) -> Callable[[argparse.Namespace], int]:
-    from occ._cli import _conflicts_cmd, _demo_cmd, _doctor_cmd
+    from occ._cli import _conflicts_cmd, _demo_cmd, _doctor_cmd, _sync_cmd
 
     runners: dict[str, Callable[[argparse.Namespace], int]] = {
         "demo": _demo_cmd.run,
         "doctor": _doctor_cmd.run,
         "conflicts": _conflicts_cmd.run,
+        "relay": _sync_cmd.run_relay,
+        "sync": _sync_cmd.run_status,
     }
     return runners[command]
 

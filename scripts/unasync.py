@@ -64,6 +64,18 @@ IDENTIFIERS = {
     "ahammer": "hammer",
     "arun_schedule": "run_schedule",
     "acounter_workload": "counter_workload",
+    "AsyncReplica": "Replica",
+    "AsyncRelay": "Relay",
+    "AsyncOutboxReader": "OutboxReader",
+    "AsyncPublisher": "Publisher",
+    "AsyncConsumer": "Consumer",
+    "AsyncRedis": "Redis",
+    "AsyncRedisStreams": "RedisStreams",
+    "AsyncRedisSubscriber": "RedisSubscriber",
+    "aclose": "close",
+    "AsyncMongoReplica": "MongoReplica",
+    "AsyncPushClient": "PushClient",
+    "AsyncClient": "Client",
 }
 
 RULES = {**KEYWORDS, **IDENTIFIERS}

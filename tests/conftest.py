@@ -15,7 +15,7 @@ import occ.sql
 from occ.testing.databases import PrivateDatabases
 from tests.backends import IN_CI, SQL_BACKENDS, Backend, SuiteDatabases
 
-pytest_plugins = ["tests.mongo_server"]
+pytest_plugins = ["tests.mongo_server", "tests.faults.plugin"]
 
 # occ's pytest plugin registers its Hypothesis profiles and loads none: this suite opts in.
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "occ-ci" if IN_CI else "occ-dev"))

@@ -36,6 +36,9 @@ _EXTRA_OF_MODULE = {
     "psycopg": "sql",
     "aiosqlite": "sql",
     "aiomysql": "sql",
+    "redis": "redis",
+    "aio_pika": "rabbitmq",
+    "nats": "nats",
     "pymongo": "mongo",
     "bson": "mongo",
     "motor": "mongo",
@@ -47,6 +50,8 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "demo": ("cli", "sql", "testing"),
     "doctor": ("cli", "sql"),
     "conflicts": ("cli", "sql"),
+    "relay": ("cli", "sql"),
+    "sync": ("cli", "sql"),
 }
 
 

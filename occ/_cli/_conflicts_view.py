@@ -8,12 +8,13 @@ from typing import Any
 from occ.conflicts import StoredConflict
 from occ.conflicts._records import to_jsonable
 
-__all__ = ["as_json", "header", "list_lines", "side_by_side", "summary_row"]
+__all__ = ["as_json", "header", "list_lines", "short", "side_by_side", "summary_row"]
 
 _MISSING = object()
 
 
-def _short(value: Any, width: int = 30) -> str:
+def short(value: Any, width: int = 30) -> str:
+    """``value`` as compact JSON text, cut to ``width`` characters."""
     text = "-" if value is _MISSING else json.dumps(to_jsonable(value), sort_keys=True)
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -25,7 +26,7 @@ def summary_row(record: StoredConflict) -> list[str]:
         record.id,
         record.created_at.strftime("%Y-%m-%d %H:%M:%S"),
         c.entity,
-        _short(c.key, 20),
+        short(c.key, 20),
         f"{c.action}/{c.kind}",
         record.status if record.resolution is None else f"{record.status} ({record.resolution})",
         f"v{c.expected_version} -> v{c.actual_version}",
@@ -48,7 +49,7 @@ def header(record: StoredConflict) -> list[str]:
     c = record.conflict
     lines = [
         f"conflict {record.id}",
-        f"  entity:   {c.entity}  key: {_short(c.key, 60)}",
+        f"  entity:   {c.entity}  key: {short(c.key, 60)}",
         f"  what:     {c.action}, {c.kind} conflict at attempt {c.attempt}",
         f"  versions: expected v{c.expected_version}, stored v{c.actual_version}",
         f"  status:   {record.status} (decision: {record.decision})",
@@ -56,7 +57,11 @@ def header(record: StoredConflict) -> list[str]:
     ]
     if record.resolution is not None:
         when = record.resolved_at.isoformat(sep=" ") if record.resolved_at else "?"
-        lines.append(f"  resolved: took {record.resolution} at {when} UTC")
+        who = f" by {record.resolved_by}" if record.resolved_by else ""
+        detail = record.resolution_detail
+        forced = " (forced over a later version)" if detail.get("forced") else ""
+        left = f", left at v{detail['version']}" if detail.get("version") is not None else ""
+        lines.append(f"  resolved: {record.resolution}{forced}{who} at {when} UTC{left}")
     return lines
 
 
@@ -79,7 +84,7 @@ def side_by_side(record: StoredConflict) -> tuple[list[str], list[list[str]]]:
             (False, True): "theirs",
             (False, False): "",
         }[(mine_changed, theirs_changed)]
-        rows.append([name, _short(b), _short(m), _short(t), who])
+        rows.append([name, short(b), short(m), short(t), who])
     if c.base is None:
         rows.append(["(base)", "not recorded", "", "", ""])
     if c.theirs is None:
@@ -95,6 +100,8 @@ def as_json(record: StoredConflict) -> dict[str, Any]:
         "status": record.status,
         "decision": record.decision,
         "resolution": record.resolution,
+        "resolved_by": record.resolved_by,
+        "resolution_detail": dict(record.resolution_detail),
         "created_at": record.created_at.isoformat(),
         "resolved_at": record.resolved_at.isoformat() if record.resolved_at else None,
         "entity": c.entity,

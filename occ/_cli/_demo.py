@@ -126,6 +126,10 @@ def run_demo(opts: DemoOptions, progress: Progress | None = None) -> DemoReport:
         sides = asyncio.run(_tasks(demo, target)) if opts.use_async else _threads(demo, target)
         if sides[0].alerts:
             demo.notes.append(f"review them: occ conflicts list --url {target.shown}")
+            demo.notes.append(
+                f"or in a browser: occ conflicts serve --url {target.shown} "
+                "(then open http://127.0.0.1:8765/)"
+            )
         naive = sides[1] if opts.naive else None
         return DemoReport(target.shown, target.backend, opts, sides[0], naive, tuple(demo.notes))
     finally:

@@ -100,7 +100,7 @@ def upsert_flow(cfg: FlowConfig, key: Any, record: Mapping[str, Any], changes: R
         outcome = yield from send(cfg, step)
         if isinstance(outcome, Applied):
             return outcome
-        theirs: Stored | None = yield Read(key, locking=cfg.joined)
+        theirs: Stored | None = yield Read(key, locking=cfg.joined, primary=True)
         if theirs is not None:
             break
         attempt += 1
@@ -245,9 +245,9 @@ class BulkCore(RepositoryCore[T], Generic[T]):
     def _plan_inserts(self, values: list[Any]) -> list[Planned]:
         def build(index: int, value: Any, note: _Note) -> Planned:
             note.key = _key_of(self.codec, value)
-            key, record = self._insert_record(value)
+            key, record, fresh = self._insert_record(value)
             note.key = key
-            flow = insert_flow(self._config(), key, record)
+            flow = insert_flow(self._config(), key, record, fresh=fresh)
             return Planned(index, key, flow, self._written(index))
 
         return self._plan(values, build)
@@ -311,10 +311,10 @@ class BulkCore(RepositoryCore[T], Generic[T]):
             version = codec.version_of(value)
             flow: Flow
             if version is None:
-                key, record = codec.insert(value)
+                key, record, fresh = codec.insert(value)
                 note.key = key
-                if key is None:  # the database assigns it: nothing can be taken
-                    flow = insert_flow(self._config(), None, record)
+                if key is None or fresh:  # a key made for it: nothing can be taken
+                    flow = insert_flow(self._config(), key, record, fresh=fresh)
                 else:
                     flow = upsert_flow(self._config(), key, record, codec.diff(value, None))
                 return Planned(index, key, flow, self._written(index))

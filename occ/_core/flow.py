@@ -231,10 +231,22 @@ def send(cfg: FlowConfig, step: Write) -> Generator[Step, Any, Applied | Missed]
     return outcome  # type: ignore[no-any-return]
 
 
-def insert_flow(cfg: FlowConfig, key: Any, record: Mapping[str, Any]) -> Flow:
-    """Insert at the initial version; a taken key raises :class:`AlreadyExistsError`."""
+def insert_flow(
+    cfg: FlowConfig, key: Any, record: Mapping[str, Any], *, fresh: bool = False
+) -> Flow:
+    """Insert at the initial version; a taken key raises :class:`AlreadyExistsError`.
+
+    ``fresh``: the key was generated for this insert (no tombstone to look up).
+    """
     step = Write(
-        "insert", key, None, cfg.versions.initial(), record, returning=True, token=new_token()
+        "insert",
+        key,
+        None,
+        cfg.versions.initial(),
+        record,
+        returning=True,
+        token=new_token(),
+        fresh=fresh,
     )
     outcome = yield from send(cfg, step)
     if isinstance(outcome, Missed):
@@ -285,11 +297,19 @@ def write_flow(
         )
         outcome = yield from send(cfg, step)
         if isinstance(outcome, Applied):
-            if attempt == 1 and outcome.based_on == expected:
+            if attempt == 1 and outcome.based_on == expected and not outcome.settled:
                 return outcome  # as the driver reported it: written, at the first attempt
             record = outcome.record
-            if record is None and written_on is not None and action == "update" and attempt > 1:
+            resolved = attempt > 1 or outcome.settled
+            if record is None and written_on is not None and action == "update" and resolved:
                 record = {**written_on, **values}
+            if record is None and outcome.settled and returning:
+                # Settled after others wrote, and what this write stored is not known
+                # whole: return what is stored now.
+                now = yield Read(key, primary=True)
+                if now is not None:
+                    record = now.record
+                    outcome = Applied(now.key, now.version, now.record, settled=True)
             return Applied(
                 outcome.key,
                 outcome.version,
@@ -306,7 +326,7 @@ def write_flow(
         theirs: Stored | None = None
         if not (cfg.joined and outcome.serialization):
             # An aborted transaction cannot read; otherwise one read classifies.
-            theirs = yield Read(key, locking=cfg.joined)
+            theirs = yield Read(key, locking=cfg.joined, primary=True)
             if theirs is None:
                 kind = "deleted"
             elif outcome.serialization and theirs.version != expected:
@@ -379,7 +399,7 @@ def modify_flow(
     missed: tuple[Stored, Mapping[str, Any]] | None = None
     while True:
         attempt += 1
-        current = yield Read(key)
+        current = yield Read(key, primary=missed is not None)
         if missed is not None:
             last, last_changes = missed
             conflict = _conflict(
@@ -442,7 +462,9 @@ def modify_flow(
         missed = (current, changes)
         if cfg.joined:
             # Inside a caller's transaction: classify and raise, never retry.
-            theirs = None if outcome.serialization else (yield Read(key, locking=True))
+            theirs = (
+                None if outcome.serialization else (yield Read(key, locking=True, primary=True))
+            )
             kind: ConflictKind = "serialization" if outcome.serialization else "version"
             conflict = _conflict(
                 cfg,

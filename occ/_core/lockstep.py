@@ -70,7 +70,7 @@ class _Items:
 
 def _flags(read: Read) -> tuple[bool, bool]:
     """What a batched read must honour for every read in it: locking, from the primary."""
-    return read.locking, bool(getattr(read, "primary", False))
+    return read.locking, read.primary
 
 
 def lockstep(flows: Sequence[Flow]) -> Generator[Step, Any, list[Outcome]]:

@@ -61,8 +61,9 @@ class Codec(Protocol):
         """The version a value carries (``None`` if unset)."""
         ...
 
-    def insert(self, value: Any) -> tuple[Any, dict[str, Any]]:
-        """The key (``None``: the database assigns it) and record to insert ``value`` as."""
+    def insert(self, value: Any) -> tuple[Any, dict[str, Any], bool]:
+        """The key (``None``: the database assigns it), the record to insert ``value`` as,
+        and whether the key was generated for this insert."""
         ...
 
     def to_record(self, value: Any) -> dict[str, Any]:
@@ -173,11 +174,12 @@ class RepositoryCore(Generic[T]):
     # -- flows ------------------------------------------------------------------
 
     def _insert_flow(self, value: Any) -> Flow:
-        key, record = self._insert_record(value)
-        return insert_flow(self._config(), key, record)
+        key, record, fresh = self._insert_record(value)
+        return insert_flow(self._config(), key, record, fresh=fresh)
 
-    def _insert_record(self, value: Any) -> tuple[Any, dict[str, Any]]:
-        """The key (``None``: the database assigns it) and record of a value to insert."""
+    def _insert_record(self, value: Any) -> tuple[Any, dict[str, Any], bool]:
+        """The key (``None``: the database assigns it), the record of a value to insert and
+        whether the key was generated for it (see :meth:`Codec.insert`)."""
         codec = self.codec
         codec.check_value(value)
         version = codec.version_of(value)

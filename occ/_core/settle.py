@@ -85,18 +85,26 @@ def settle(step: Write, entity: str) -> Generator[Step, Any, Applied | Missed]:
     """
     resent = False
     while True:
-        stored = yield Read(step.key)
+        stored = yield Read(step.key, primary=True)
         verdict, why = judge(step, stored)
         if verdict == "applied":
             if stored is None:  # a delete
                 version = step.expected_version if step.expected_version is not None else 0
                 return Applied(step.key, version, based_on=step.expected_version, settled=True)
+            latest = bool(stored.tokens) and stored.tokens[0] == step.token
+            if latest or step.new_version is None or step.action == "insert":
+                # What is stored is this write's result (or the best that is known of it).
+                return Applied(
+                    stored.key,
+                    stored.version,
+                    stored.record,
+                    based_on=step.expected_version,
+                    settled=True,
+                )
+            # Others wrote since: report the version this write stored; the flow knows
+            # its record (base and changes) better than what is stored now.
             return Applied(
-                stored.key,
-                stored.version,
-                stored.record,
-                based_on=step.expected_version,
-                settled=True,
+                stored.key, step.new_version, based_on=step.expected_version, settled=True
             )
         if verdict == "conflict":
             return Missed(duplicate=step.action == "insert")

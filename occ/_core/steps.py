@@ -53,11 +53,15 @@ class Read:
     """Read the current value by key in a fresh transaction; result: ``Stored | None``.
 
     ``locking`` asks for a locking read (``FOR SHARE``) when the read must see
-    the latest committed row inside a caller's transaction.
+    the latest committed row inside a caller's transaction. ``primary``: the
+    read must see the latest committed version (it classifies a conflict, or
+    re-reads after one), so a backend that routes reads to replicas sends it
+    to the primary.
     """
 
     key: Any
     locking: bool = False
+    primary: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,8 @@ class Write:
     base: Record | None = None
     returning: bool = False
     token: str | None = None
+    #: an insert under a key generated for it: no earlier row can have had the key.
+    fresh: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +95,9 @@ class ReadMany:
     """Read several keys at once; result: one ``Stored | None`` per key, in order.
 
     A backend reads them in a constant number of round trips (one query by a
-    list of keys); ``locking`` (and ``primary``, when :class:`Read` has it) as
-    for :class:`Read`. Batch flows (:mod:`occ._core.lockstep`) yield it for the
-    reads their items need together.
+    list of keys); ``locking`` and ``primary`` as for :class:`Read`. Batch
+    flows (:mod:`occ._core.lockstep`) yield it for the reads their items need
+    together.
     """
 
     keys: tuple[Any, ...]

@@ -50,7 +50,9 @@ class BulkMethods(BulkCore[T], Generic[T]):
 
     def _read_many(self, step: ReadMany) -> list[Stored | None]:
         """Read each key (a backend overrides this with one query by key list)."""
-        return [self._read(Read(key, locking=step.locking)) for key in step.keys]
+        return [
+            self._read(Read(key, locking=step.locking, primary=step.primary)) for key in step.keys
+        ]
 
     def _write_many(self, step: WriteMany) -> list[Any]:
         """Perform each write (a backend overrides this with a constant number of round trips)."""

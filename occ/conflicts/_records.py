@@ -1,8 +1,9 @@
 """What stores and sinks receive: conflict events and stored conflict records (pure).
 
-Values are kept as JSON text in stores, with tags for the types JSON lacks
-(``datetime``, ``date``, ``time``, ``Decimal``, ``UUID``, ``bytes``, sets), so
-a stored ``mine`` can be written back exactly by :meth:`resolve`.
+Values are kept as archive JSON text (:mod:`occ.conflicts._archive`), which
+restores every value exactly, so a stored ``mine`` is written back exactly by
+``resolve``; a value it cannot restore is refused when the conflict is
+stored (:class:`ArchiveError`, which carries the conflict).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import enum
 import json
 import uuid
 from collections.abc import Mapping
@@ -17,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from occ._core.model import Conflict, Version
-from occ.errors import ValidationError
+from occ.conflicts import _archive
+from occ.errors import ConflictError, ValidationError
 
 __all__ = [
+    "ArchiveError",
     "ConflictEvent",
     "Status",
     "StoredConflict",
@@ -37,11 +41,33 @@ Status = Literal["pending", "discarded", "overwritten", "resolved"]
 #: what :meth:`resolve` writes: my changes, nothing (theirs stays), or given values.
 Take = Literal["mine", "theirs", "values"]
 
-_TAGS = ("$datetime", "$date", "$time", "$decimal", "$uuid", "$bytes", "$set", "$tuple")
+
+class ArchiveError(ConflictError, ValidationError):
+    """A conflict holds a value a conflict store cannot restore exactly.
+
+    Raised when the conflict is stored, so the write that met it fails with
+    this error (nothing is written, nothing is silently lost): it is a
+    :class:`~occ.ConflictError` carrying the whole conflict, and a
+    :class:`~occ.ValidationError` naming the value.
+
+    Attributes:
+        conflict: the conflict that could not be stored.
+        path: where the value is, e.g. ``mine.meta[2]``.
+    """
+
+    def __init__(self, conflict: Conflict, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(
+            conflict, f"cannot store the conflict on {conflict.entity} {conflict.key!r}: {message}"
+        )
 
 
 def to_jsonable(value: Any) -> Any:
-    """``value`` as JSON-compatible data, with tags for non-JSON types."""
+    """``value`` as JSON-compatible data for display and logs (lossy: never read back)."""
+    if isinstance(value, enum.Enum | _archive.ArchivedEnum):
+        return (
+            f"{type(value).__name__}.{value.name}" if isinstance(value, enum.Enum) else str(value)
+        )
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, dt.datetime):
@@ -68,46 +94,18 @@ def to_jsonable(value: Any) -> Any:
     return {"$repr": repr(value)}
 
 
-def _from_jsonable(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_from_jsonable(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if len(value) == 1:
-        ((tag, inner),) = value.items()
-        if tag in _TAGS:
-            return _untag(tag, inner)
-        if tag == "$repr":
-            return inner
-    return {k: _from_jsonable(v) for k, v in value.items()}
+def encode(value: Any, *, path: str = "value") -> str:
+    """Archive JSON text of ``value`` (see :mod:`occ.conflicts._archive`).
 
-
-def _untag(tag: str, inner: Any) -> Any:
-    if tag == "$datetime":
-        return dt.datetime.fromisoformat(inner)
-    if tag == "$date":
-        return dt.date.fromisoformat(inner)
-    if tag == "$time":
-        return dt.time.fromisoformat(inner)
-    if tag == "$decimal":
-        return decimal.Decimal(inner)
-    if tag == "$uuid":
-        return uuid.UUID(inner)
-    if tag == "$bytes":
-        return base64.b64decode(inner)
-    if tag == "$set":
-        return {_from_jsonable(v) for v in inner}
-    return tuple(_from_jsonable(v) for v in inner)
-
-
-def encode(value: Any) -> str:
-    """JSON text of ``value`` (see :func:`to_jsonable`)."""
-    return json.dumps(to_jsonable(value), sort_keys=True)
+    Raises:
+        occ.conflicts._archive.Unarchivable: a value that would not read back exactly.
+    """
+    return _archive.dumps(value, path=path)
 
 
 def decode(text: str | None) -> Any:
     """The value :func:`encode` wrote (``None`` for ``None``)."""
-    return None if text is None else _from_jsonable(json.loads(text))
+    return _archive.loads(text)
 
 
 def new_id() -> str:
@@ -153,14 +151,19 @@ class StoredConflict:
     """A conflict as a conflict store keeps it.
 
     Attributes:
-        id: the store's id for it.
+        id: the store's id for it (32 random hex digits).
         status: ``pending``, ``discarded``, ``overwritten`` or ``resolved``.
         decision: the label of the decision taken when it happened.
         conflict: the conflict (entity, key, base, mine, changes, theirs, versions).
         details: the decision's details (a merge's per-field entries, ...).
-        created_at: when it was stored (UTC).
-        resolved_at: when :meth:`resolve` settled it, if it did.
-        resolution: ``mine``, ``theirs`` or ``values``, once resolved.
+        created_at: when it was stored (UTC, naive).
+        resolved_at: when it was settled, if it was (UTC, naive).
+        resolution: how it was settled: ``mine``, ``theirs``, ``values`` or ``dismissed``.
+        resolved_by: who settled it (the reviewer's name, ``cli:USER``, ...).
+        resolution_detail: what was done: ``expected_version`` (the version the
+            resolution was checked against), ``version`` (the one it left),
+            ``forced`` (mine taken at a later version than the conflict's),
+            ``values`` (what was written for ``values``).
     """
 
     id: str
@@ -171,6 +174,8 @@ class StoredConflict:
     created_at: dt.datetime
     resolved_at: dt.datetime | None = None
     resolution: str | None = None
+    resolved_by: str | None = None
+    resolution_detail: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def entity(self) -> str:
@@ -182,33 +187,56 @@ class StoredConflict:
         """The key of the row or document."""
         return self.conflict.key
 
+    @property
+    def is_open(self) -> bool:
+        """True until the conflict is resolved or dismissed."""
+        return self.status != "resolved"
+
 
 def conflict_columns(
     conflict: Conflict, *, status: str, decision: str, details: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The columns (fields) of a stored conflict, values encoded as JSON text."""
+    """The columns (fields) of a stored conflict, values as archive JSON text.
+
+    Raises:
+        ArchiveError: a value of the conflict would not read back exactly.
+    """
+    try:
+        row = {
+            "entity_key": encode(conflict.key, path="key"),
+            "base": encode(conflict.base, path="base"),
+            "mine": encode(conflict.mine, path="mine"),
+            "changes": encode(conflict.changes, path="changes"),
+            "theirs": encode(conflict.theirs, path="theirs"),
+            "expected_version": encode(conflict.expected_version, path="expected_version"),
+            "actual_version": encode(conflict.actual_version, path="actual_version"),
+        }
+    except _archive.Unarchivable as exc:
+        raise ArchiveError(conflict, exc.path, str(exc)) from exc
     return {
+        **row,
         "entity": conflict.entity,
-        "entity_key": encode(conflict.key),
         "action": conflict.action,
         "kind": conflict.kind,
         "status": status,
         "decision": decision,
-        "base": encode(conflict.base),
-        "mine": encode(conflict.mine),
-        "changes": encode(conflict.changes),
-        "theirs": encode(conflict.theirs),
-        "expected_version": encode(conflict.expected_version),
-        "actual_version": encode(conflict.actual_version),
         "attempt": conflict.attempt,
-        "details": encode(details),
+        "details": _details(details),
     }
+
+
+def _details(details: Mapping[str, Any]) -> str:
+    """The decision's details: informational, so shown as text when not archivable."""
+    try:
+        return encode(details, path="details")
+    except _archive.Unarchivable:
+        return encode(to_jsonable(details))
 
 
 def from_columns(row: Mapping[str, Any]) -> StoredConflict:
     """A :class:`StoredConflict` from the columns :func:`conflict_columns` wrote."""
     key = decode(row["entity_key"])
-    if isinstance(key, list):
+    if isinstance(key, list):  # archived before tuples were tagged
         key = tuple(key)
     conflict = Conflict(
         entity=row["entity"],
@@ -223,16 +251,17 @@ def from_columns(row: Mapping[str, Any]) -> StoredConflict:
         actual_version=_version(decode(row["actual_version"])),
         attempt=row["attempt"],
     )
-    created = row["created_at"]
     return StoredConflict(
         id=row["id"],
         status=row["status"],
         decision=row["decision"],
         conflict=conflict,
         details=decode(row["details"]) or {},
-        created_at=created,
+        created_at=row["created_at"],
         resolved_at=row.get("resolved_at"),
         resolution=row.get("resolution"),
+        resolved_by=row.get("resolved_by"),
+        resolution_detail=decode(row.get("resolution_detail")) or {},
     )
 
 
@@ -241,9 +270,14 @@ def _version(value: Any) -> Version | None:
 
 
 def plan_resolution(
-    record: StoredConflict, take: Take, values: Mapping[str, Any] | None
+    record: StoredConflict, take: str, values: Mapping[str, Any] | None
 ) -> Mapping[str, Any] | None:
-    """The values a resolution writes (``None`` for ``theirs``), after checks."""
+    """The values a resolution writes (``None`` for ``theirs``), after checks.
+
+    Raises:
+        ValidationError: the conflict is settled already, ``take`` is unknown, or
+            there is nothing to write against (a delete conflict).
+    """
     if record.status == "resolved":
         raise ValidationError(f"conflict {record.id} is already resolved ({record.resolution})")
     if take not in ("mine", "theirs", "values"):

@@ -2,9 +2,9 @@
 
 - updates: one unordered ``bulk_write`` of ``UpdateOne(guard, update)`` — each the
   command a single write sends, with its version guard and token push;
-- deletes: one ``find`` of the keys, then one ``bulk_write`` of ``DeleteOne(guard)``
-  for the documents at their expected version;
-- inserts: one unordered ``insert_many``;
+- deletes: one ``find`` of the keys, one ``bulk_write`` of the tombstones, then one
+  ``bulk_write`` of ``DeleteOne(guard)`` for the documents at their expected version;
+- inserts: one ``find`` of the keys' tombstones, then one unordered ``insert_many``;
 - reads: one ``find({_id: {$in: keys}})``.
 
 ``BulkWriteResult`` has only totals, so each write's outcome is attributed
@@ -162,6 +162,13 @@ class BulkCommands:
         out: list[Any] = [Missed() for _ in writes]
         if not chosen:
             return out
+        made: list[int] = []  # the tombstones created now (taken back if nothing is deleted)
+        if self.commands.tombstones:
+            # First the tombstones, then the deletes (see Commands.write_plan).
+            marks = [self.commands._tombstone_op(writes[i]).args for i in chosen]
+            ops_: list[Any] = [UpdateOne(where, update, upsert=True) for where, update in marks]
+            marked = yield Op("bulk_write", (ops_,), {"ordered": False}, True)
+            made = [chosen[j] for j in marked.upserted_ids]
         ops = [DeleteOne(self.commands.guard(writes[i].key, _ev(writes[i]))) for i in chosen]
         deleted = -1
         try:
@@ -182,6 +189,13 @@ class BulkCommands:
         after = self._by_key(picked, (yield self.find_keys(picked)))
         for i, stored in zip(chosen, after, strict=True):
             out[i] = Lost() if stored is None else Missed()
+        back = [i for i in made if isinstance(out[i], Missed)]
+        if back:  # nothing was deleted there: take back the tombstones made for them
+            guards = [
+                {"_id": {"$eq": self.commands.tombstone_id(keys[i])}, "version": _ev(writes[i])}
+                for i in back
+            ]
+            yield Op("bulk_write", ([DeleteOne(g) for g in guards],), {"ordered": False}, True)
         return out
 
     def _insert(self, writes: Sequence[Write], in_transaction: bool) -> Plan:
@@ -191,6 +205,16 @@ class BulkCommands:
             doc = {"_id": w.key, **w.changes, docs.version_field: w.new_version}
             doc[docs.token_field] = [w.token or new_token()]
             batch.append(doc)
+        # A key inserted again starts past its last version: one read of the tombstones.
+        again = [i for i, w in enumerate(writes) if self.commands.tombstones and not w.fresh]
+        if again:
+            ids = [self.commands.tombstone_id(writes[i].key) for i in again]
+            found = yield Op("find", ({"_id": {"$in": ids}},), {"batch_size": len(ids)}, True)
+            last = {tomb["_id"]: int(tomb.get("version", 0)) for tomb in found}
+            for i, tid in zip(again, ids, strict=True):
+                if tid in last:
+                    batch[i][docs.version_field] = last[tid] + 1
+        versions = [doc[docs.version_field] for doc in batch]
         try:
             yield Op("insert_many", (batch,), {"ordered": False})
         except Exception as exc:
@@ -198,7 +222,7 @@ class BulkCommands:
                 return (yield from self._one_by_one(writes, in_transaction))
             if not isinstance(exc, BulkWriteError):
                 return _whole_batch(exc, len(writes), in_transaction)
-            out: list[Any] = [_inserted(w) for w in writes]
+            out: list[Any] = [_inserted(w, v) for w, v in zip(writes, versions, strict=True)]
             unsure: list[int] = []
             for error in exc.details.get("writeErrors", []):
                 i, code = error["index"], error.get("code")
@@ -220,7 +244,7 @@ class BulkCommands:
                     if stored is not None:
                         out[i] = Missed(duplicate=True)
             return out
-        return [_inserted(w) for w in writes]
+        return [_inserted(w, v) for w, v in zip(writes, versions, strict=True)]
 
     def _one_by_one(self, writes: Sequence[Write], in_transaction: bool) -> Plan:
         """A value BSON cannot encode (nothing was sent): that write fails alone."""
@@ -253,8 +277,8 @@ def _applied(write: Write) -> Applied:
     return Applied(write.key, _nv(write), based_on=_ev(write))
 
 
-def _inserted(write: Write) -> Applied:
-    return Applied(write.key, _nv(write), dict(write.changes))
+def _inserted(write: Write, version: Any) -> Applied:
+    return Applied(write.key, version, dict(write.changes))
 
 
 def _attributed(write: Write, token: str, stored: Stored | None) -> Any:

@@ -19,6 +19,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bson import json_util
 from bson.errors import BSONError
 from pymongo import ReturnDocument
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
@@ -40,11 +41,15 @@ _OPERATORS = {"inc": "$inc", "add_to_set": "$addToSet", "max": "$max", "min": "$
 
 @dataclass(frozen=True, slots=True)
 class Op:
-    """One collection method call: ``getattr(collection, name)(*args, **kwargs)``."""
+    """One collection method call: ``getattr(collection, name)(*args, **kwargs)``.
+
+    ``tombstones``: on the tombstone collection (``occ_tombstones``) instead.
+    """
 
     name: str
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    tombstones: bool = False
 
 
 Plan = Generator[Op, Any, Any]
@@ -83,8 +88,10 @@ def _encoding_error(exc: BaseException) -> bool:
 class Commands:
     """Builds the filters, updates and plans of one :class:`DocumentMap`."""
 
-    def __init__(self, docs: DocumentMap) -> None:
+    def __init__(self, docs: DocumentMap, *, tombstones: bool = True) -> None:
         self.docs = docs
+        #: keep each deleted key's last version so that its versions never repeat.
+        self.tombstones = tombstones
         self._shard = {name: {"$eq": value} for name, value in docs.shard_key.items()}
 
     # -- filters and updates -------------------------------------------------
@@ -146,8 +153,22 @@ class Commands:
         transaction the caller's transaction handles that: it is raised.
         """
         token = step.token or new_token()
+        op = self._write_op(step, token)
+        first: int | None = None
+        fresh_tombstone = False
+        if self.tombstones and step.action == "insert" and not step.fresh:
+            # A key inserted again starts past its last version (see tombstone_doc()).
+            found = yield Op("find_one", (self._tombstone_filter(step.key),), tombstones=True)
+            if found is not None:
+                first = int(found.get("version", 0)) + 1
+                op.args[0][self.docs.version_field] = first
+        elif self.tombstones and step.action == "delete":
+            # First the tombstone, then the delete: a crash in between leaves a tombstone
+            # too many (harmless), never one too few.
+            marked = yield self._tombstone_op(step)
+            fresh_tombstone = getattr(marked, "upserted_id", None) is not None
         try:
-            result = yield self._write_op(step, token)
+            result = yield op
         except Exception as exc:
             if _encoding_error(exc):
                 raise ValidationError(
@@ -160,7 +181,30 @@ class Commands:
             if not in_transaction and _unknown_outcome(exc):
                 return Lost()
             raise
-        return self._outcome(step, result)
+        outcome = self._outcome(step, result)
+        if first is not None and isinstance(outcome, Applied):
+            return Applied(outcome.key, first, outcome.record)
+        if fresh_tombstone and isinstance(outcome, Missed):
+            # Nothing was deleted: take back the tombstone this attempt created.
+            guard = {**self._tombstone_filter(step.key), "version": step.expected_version}
+            yield Op("delete_one", (guard,), tombstones=True)
+        return outcome
+
+    def tombstone_id(self, key: Any) -> str:
+        """The tombstone's ``_id``: the entity and the key in canonical extended JSON."""
+        return f"{self.docs.name}:{json_util.dumps(key, sort_keys=True)}"
+
+    def _tombstone_filter(self, key: Any) -> dict[str, Any]:
+        return {"_id": {"$eq": self.tombstone_id(key)}}
+
+    def _tombstone_op(self, step: Write) -> Op:
+        """Upsert the key's tombstone at (at least) the version about to be deleted."""
+        update = {
+            "$max": {"version": step.expected_version},
+            "$set": {"entity": self.docs.name},
+            "$currentDate": {"deleted_at": True},
+        }
+        return Op("update_one", (self._tombstone_filter(step.key), update), {"upsert": True}, True)
 
     def commutative_update(self, ops: Mapping[str, FieldOp], token: str) -> dict[str, Any]:
         """``$inc`` (the version too), ``$addToSet``, ``$max``, ``$min`` of the fast path's

@@ -300,13 +300,14 @@ class DocumentMap:
             record[name] = fixed
         return record
 
-    def insert(self, value: Any) -> tuple[Any, dict[str, Any]]:
-        """The key (a new ``ObjectId`` if the value has none) and the fields to insert."""
+    def insert(self, value: Any) -> tuple[Any, dict[str, Any], bool]:
+        """The key (a new ``ObjectId`` if the value has none), the fields to insert, and
+        whether the key is new."""
         record = self.insert_record(value)
         key = self.key_of(value)
         if key is None:
-            key = ObjectId()
-        return self.check_key(key), record
+            return ObjectId(), record, True
+        return self.check_key(key), record, False
 
     def is_model(self, value: Any) -> bool:
         """Whether ``value`` is an instance of the model class (not a dict)."""

@@ -25,7 +25,9 @@ no ``UPDATE … RETURNING``, and a row count alone cannot say which rows
 matched. The rows it locks cannot change before the update, so the update
 writes exactly those. Timestamp versions, the commutative fast path, MySQL
 without ``RETURNING`` and inserts mixing given and generated keys fall back
-to one statement per item (:meth:`BulkRecords.supports`).
+to one statement per item (:meth:`BulkRecords.supports`), and so do a class over
+joined tables (joined inheritance) and an entity with an outbox (each write
+and its change event, see :mod:`occ.sync`).
 """
 
 from __future__ import annotations
@@ -95,8 +97,11 @@ class BulkRecords:
 
     def supports(self, writes: Sequence[Write]) -> bool:
         """Whether these writes go as a batch (else: one statement per item)."""
-        if self.entity.versions.name != "int":
-            return False
+        records = self.records
+        if self.entity.versions.name != "int" or self.entity.joined:
+            return False  # timestamps; joined inheritance (several tables per write)
+        if records.outbox is not None:
+            return False  # each write and its change event (see occ.sync)
         action = writes[0].action
         if action == "update":  # UPDATE ... FROM and RETURNING, except on MySQL (locked)
             return self.name == "mysql" or bool(getattr(self.st.dialect, "update_returning", 0))

@@ -192,10 +192,12 @@ class BulkStatements:
             if entity.token_col is not None:
                 values[entity.token_col] = self.st.push_token(v.c.tok)
             stmt = sa.update(entity.table).where(*self._joined(v)).values(values)
+            # A Python-side onupdate is evaluated by SQLAlchemy per statement: not driver SQL.
+            driver = not self.st.evaluates_onupdate
             if self.name == "mysql":
-                return DriverSQL(stmt, self.dialect), ()
+                return (DriverSQL(stmt, self.dialect) if driver else stmt), ()
             stmt = stmt.returning(*(entity.all_columns if returning else entity.key_columns))
-            return (DriverSQL(stmt, self.dialect) if self.plain else stmt), ()
+            return (DriverSQL(stmt, self.dialect) if self.plain and driver else stmt), ()
 
         return self._cache.get(("u", fields, returning, n, self.union_rows), build)[0]
 
@@ -226,7 +228,7 @@ class BulkStatements:
                 recorded = sa.select(
                     sa.bindparam("occ_te"), deleted.c.tk, deleted.c[1], sa.bindparam("occ_td")
                 )
-                return tomb.record_from(recorded).returning(tomb.table.c.entity_key), ()
+                return tomb.record_select(recorded).returning(tomb.table.c.entity_key), ()
             col = entity.version_col
             versioned = self._in(self._versioned, (*entity.key_columns, col))
             unversioned = sa.and_(

@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from occ._core.model import Record, Version, freeze
@@ -22,6 +21,7 @@ from occ._core.settle import TOKEN_WINDOW
 from occ._core.steps import Stored
 from occ._core.versions import IntVersions, TimestampVersions, VersionScheme
 from occ.errors import ConfigurationError, ValidationError
+from occ.sql._shape import ClassFields, discriminator_field, shape_of
 
 __all__ = ["EntityMap"]
 
@@ -43,40 +43,28 @@ class EntityMap:
         version_type: str,
         dialect: Dialect,
         token_column: str | None = None,
+        polymorphic: bool = True,
     ) -> None:
         self.model = model
-        self.mapper: Mapper[Any] | None = None
-        if isinstance(model, sa.Table):
-            self.table: sa.Table = model
-            columns = {c.key: c for c in model.columns}
-            self.name = model.name
-        else:
-            try:
-                mapper = sa_inspect(model)
-            except sa.exc.NoInspectionAvailable:
-                raise ConfigurationError(
-                    f"{model!r} is neither a SQLAlchemy mapped class nor a Table"
-                ) from None
-            if not isinstance(mapper, Mapper):
-                raise ConfigurationError(f"{model!r} is not a mapped class")
-            self.mapper = mapper
-            table = mapper.local_table
-            if not isinstance(table, sa.Table):
-                raise ConfigurationError(f"{model.__name__} must map a single Table")
-            self.table = table
-            columns = {}
-            for prop in mapper.column_attrs:
-                if len(prop.columns) == 1 and prop.columns[0].table is table:
-                    columns[prop.key] = prop.columns[0]
-            self.name = model.__name__
+        shape = shape_of(model, polymorphic=polymorphic)
+        self.shape = shape
+        self.name = shape.name
+        self.mapper: Mapper[Any] | None = shape.mapper
+        #: the base table: it holds the key and the version.
+        self.table: sa.Table = shape.tables[0]
+        columns = shape.columns
         pk_columns = list(self.table.primary_key.columns)
         if not pk_columns:
             raise ConfigurationError(f"{self.name} has no primary key: occ writes by key")
-        by_column = {c: k for k, c in columns.items()}
-        self.key_fields: tuple[str, ...] = tuple(by_column[c] for c in pk_columns)
+        self.key_fields: tuple[str, ...] = shape.key_fields
         self.key_columns: tuple[sa.Column[Any], ...] = tuple(pk_columns)
+        own = shape.own or tuple(columns)  # not a subclass's column
         version_field = next(
-            (k for k, c in columns.items() if k == version_column or c.name == version_column),
+            (
+                k
+                for k, c in columns.items()
+                if k in own and (k == version_column or c.name == version_column)
+            ),
             None,
         )
         if version_field is None:
@@ -89,11 +77,24 @@ class EntityMap:
         self.version_col: sa.Column[Any] = columns[version_field]
         if self.version_col in pk_columns:
             raise ConfigurationError(f"{self.name}: the version column cannot be the key")
+        if self.version_col.table is not self.table:
+            raise ConfigurationError(
+                f"{self.name}.{version_field} is a column of {self.version_col.table.name}; "
+                f"the version of an inheritance hierarchy lives on its base table "
+                f"({self.table.name}): one version per row, whichever tables a write changes"
+            )
         self.versions: VersionScheme = _scheme(self, version_type, dialect)
+        #: several tables (joined inheritance): a write is several statements, none atomic alone.
+        self.joined = len(shape.tables) > 1 or any(
+            len(tables) > 1 for _, _, tables in shape.classes.values()
+        )
         #: atomic fast-path operations (``Union`` has no portable SQL form; none for
-        #: timestamp versions, which the database cannot advance by itself).
+        #: timestamp versions, which the database cannot advance by itself, nor over joined
+        #: tables).
         self.commutative: frozenset[str] = (
-            frozenset({"inc", "max", "min"}) if self.versions.name == "int" else frozenset()
+            frozenset({"inc", "max", "min"})
+            if self.versions.name == "int" and not self.joined
+            else frozenset()
         )
         self._mysql = dialect.name == "mysql"
         #: the column keeping the last write tokens (see :meth:`tokens_of`), if any.
@@ -112,7 +113,20 @@ class EntityMap:
             *self.fields.values(),
             *((self.token_col,) if self.token_col is not None else ()),
         )
+        #: what a row of the class (or a subclass) meets: its discriminator values, as SQL
+        #: text (prebuilt statements carry no bound values of their own).
+        self.criterion: tuple[Any, ...] = tuple(
+            sa.text(str(c.compile(dialect=dialect, compile_kwargs={"literal_binds": True})))
+            for c in shape.criterion
+        )
+        #: every table a read joins (base first).
+        self.tables: tuple[sa.Table, ...] = tuple(dict.fromkeys(c.table for c in self.all_columns))
         self._field_names = tuple(self.fields)
+        self._classes = ClassFields(shape, self._field_names)
+        #: the fields of the model's own class (without its subclasses').
+        self._own = self._classes.own
+        #: the attribute naming a row's class (single-table inheritance), never written by occ.
+        self._discriminator = discriminator_field(shape)
         #: every name a dict value may hold.
         self._value_names = frozenset((*self.fields, *self.key_fields, self.version_field))
         self._key_python = tuple(_python_type(c) for c in self.key_columns)
@@ -176,9 +190,19 @@ class EntityMap:
             raise ValidationError(
                 f"changes must be a mapping of field names to values, got {type(changes).__name__}"
             )
-        bad = [name for name in changes if name not in self.fields]
+        own = self._own
+        bad = [name for name in changes if name not in own or name == self._discriminator]
         if bad:
             name = bad[0]
+            if name == self._discriminator:
+                raise ValidationError(
+                    f"{self.name}.{name} is the discriminator: a row's class cannot change"
+                )
+            if name in self.fields:
+                raise ValidationError(
+                    f"{self.name}.{name} is a column of a subclass; update it through a "
+                    f"repository of that class (Repository(engine, Subclass))"
+                )
             if name in self.key_fields:
                 raise ValidationError(
                     f"{self.name}.{name} is the key: it cannot be changed by an update"
@@ -189,7 +213,7 @@ class EntityMap:
                     "read as expected_version instead"
                 )
             raise ValidationError(
-                f"{self.name} has no column {name!r}; known columns: {', '.join(self.fields)}"
+                f"{self.name} has no column {name!r}; known columns: {', '.join(own)}"
             )
         return dict(changes)
 
@@ -204,6 +228,8 @@ class EntityMap:
                 raise ValidationError(f"{self.name} has no column(s) {sorted(unknown)}")
         elif not isinstance(value, self.model):
             raise ValidationError(f"expected a {self.name} instance, got {type(value).__name__}")
+        else:
+            self._classes.check(value)
 
     def _get(self, value: Any, name: str) -> Any:
         if self.mapper is None:
@@ -214,7 +240,8 @@ class EntityMap:
         """The fields of a value (without key and version)."""
         if self.mapper is None:
             return {name: value.get(name) for name in self._field_names}
-        return {name: getattr(value, name, None) for name in self._field_names}
+        names = self._classes.names_of(value)
+        return {name: getattr(value, name, None) for name in names}
 
     def insert_record(self, value: Any) -> dict[str, Any]:
         """The fields to insert: a None left for a column with a default takes the default.
@@ -233,16 +260,18 @@ class EntityMap:
                 if default is not None or column.server_default is not None:
                     continue
             out[name] = field_value
+        if self._discriminator is not None and out.get(self._discriminator) is None:
+            out[self._discriminator] = self._classes.identity_of(value)
         return out
 
-    def insert(self, value: Any) -> tuple[Any, dict[str, Any]]:
+    def insert(self, value: Any) -> tuple[Any, dict[str, Any], bool]:
         """The key (``None``: the database assigns it) and the record to insert, key included."""
         record = self.insert_record(value)
         key = self.key_of(value)
         if isinstance(key, tuple) and any(part is None for part in key):
             raise ValidationError(f"{self.name}: every part of a composite key is required")
         if key is None:
-            return None, record
+            return None, record, True
         self.check_key(key)
         if key == 0 and self._mysql and self.key_columns[0].autoincrement:
             raise ValidationError(
@@ -250,7 +279,11 @@ class EntityMap:
                 "id instead of 0; use another key or leave it unset"
             )
         keys = dict(zip(self.key_fields, self.key_params(key), strict=True))
-        return key, {**keys, **record}
+        return key, {**keys, **record}, False
+
+    def insert_tables(self, record: Any) -> tuple[sa.Table, ...]:
+        """The tables a new row spans (its class's: joined inheritance), base first."""
+        return self._classes.tables_of(record)
 
     def version_of(self, value: Any) -> Any:
         return self._get(value, self.version_field)
@@ -269,7 +302,9 @@ class EntityMap:
 
     def base_fields(self, base: Mapping[str, Any]) -> dict[str, Any]:
         """The columns among a mapping's items, checked (key and version dropped)."""
-        return self.check_changes({k: v for k, v in base.items() if k in self.fields})
+        return self.check_changes(
+            {k: v for k, v in base.items() if k in self._own and k != self._discriminator}
+        )
 
     def to_value(self, stored: Stored) -> Any:
         """A fresh user value (mapped instance or dict) for a stored row."""
@@ -279,12 +314,21 @@ class EntityMap:
             out[self.version_field] = stored.version
             out.update(freeze(stored.record))
             return out
-        obj = self.mapper.class_manager.new_instance()
+        mapper = self._classes.mapper_of(stored.record)
+        record = stored.record
+        if self._classes.polymorphic:
+            record = self._classes.record_of(dict(record))
+        obj = mapper.class_manager.new_instance()
         for name, part in zip(self.key_fields, key_parts, strict=True):
             set_committed_value(obj, name, part)
         set_committed_value(obj, self.version_field, stored.version)
-        for name, field_value in freeze(stored.record).items():
+        for name, field_value in freeze(record).items():
             set_committed_value(obj, name, field_value)
+        if mapper.relationships:
+            # Detached, as if loaded and then closed: what the row does not hold (its
+            # relationships) raises DetachedInstanceError when read, never a silent None;
+            # session.add() or merge() attaches it and lets them load.
+            make_transient_to_detached(obj)
         return obj
 
     def diff(self, value: Any, base: Record | None) -> dict[str, Any]:
@@ -292,7 +336,13 @@ class EntityMap:
         record = self.to_record(value)
         if base is None:
             return record
-        return {k: v for k, v in record.items() if base.get(k, _MISSING) != v}
+        changed = {k: v for k, v in record.items() if base.get(k, _MISSING) != v}
+        if self._discriminator in changed:
+            raise ValidationError(
+                f"{self.name}.{self._discriminator} is the discriminator: "
+                "a row's class cannot change"
+            )
+        return changed
 
     def from_row(self, row: Any) -> Stored:
         """A :class:`Stored` from a row selected as :attr:`all_columns`."""
@@ -303,9 +353,13 @@ class EntityMap:
             version = self.versions.unversioned
         if self.token_col is None:
             record = dict(zip(self._field_names, row[n + 1 :], strict=True))
-            return Stored(key, version, record)
-        record = dict(zip(self._field_names, row[n + 1 : -1], strict=True))
-        return Stored(key, version, record, tuple((row[-1] or "").split()))
+            tokens: tuple[str, ...] | None = None
+        else:
+            record = dict(zip(self._field_names, row[n + 1 : -1], strict=True))
+            tokens = tuple((row[-1] or "").split())
+        if self._classes.polymorphic:
+            record = self._classes.record_of(record)
+        return Stored(key, version, record, tokens)
 
 
 def _python_type(column: sa.Column[Any]) -> type | None:

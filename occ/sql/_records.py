@@ -8,7 +8,8 @@ connection, so the SQL of every operation exists once.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -16,9 +17,14 @@ from sqlalchemy.engine import Dialect
 from occ._core.steps import Applied, Lost, Missed, Read, Stored, Write
 from occ.sql._commutative import commutative_plan
 from occ.sql._dberrors import is_duplicate_key, is_serialization_failure
+from occ.sql._joined import joined_write_plan
 from occ.sql._mapping import EntityMap
 from occ.sql._statements import DriverSQL, Statements
 from occ.sql._tombstones import Tombstones, tombstone_table
+
+if TYPE_CHECKING:
+    from occ.sync._outbox import Outbox
+    from occ.sync._sql_outbox import SQLOutbox
 
 #: the tombstone table every SQL repository shares.
 TOMBSTONES = tombstone_table()
@@ -32,7 +38,14 @@ Plan = Generator[tuple[Any, Any], Any, Any]
 class SQLRecords:
     """Plans for reading and writing the rows of one :class:`EntityMap` on one dialect."""
 
-    def __init__(self, entity: EntityMap, dialect: Dialect, *, tombstones: bool = True) -> None:
+    def __init__(
+        self,
+        entity: EntityMap,
+        dialect: Dialect,
+        *,
+        tombstones: bool = True,
+        outbox: Outbox | None = None,
+    ) -> None:
         self.entity = entity
         self.statements = Statements(entity, dialect)
         #: the key's versions never repeat across a delete (integer versions only).
@@ -46,10 +59,31 @@ class SQLRecords:
             #: the version of a row inserted under an explicit key: past its tombstone.
             self._first = sa.func.last_insert_id(first) if dialect.name == "mysql" else first
             self._delete_cte = dialect.name == "postgresql"
+        #: the change events of every write that applies (see :mod:`occ.sync`).
+        self.outbox: SQLOutbox | None = None
+        if outbox is not None:
+            from occ.sync._sql_outbox import SQLOutbox
+
+            self.outbox = SQLOutbox(outbox, entity, self.statements, self.tombstones)
+
+    def tables(self, step: Write) -> tuple[sa.Table, ...]:
+        """The tables besides the entity's that the step's plan writes (created on first use)."""
+        tables = []
+        if self.tombstones is not None and step.action in ("insert", "delete"):
+            tables.append(TOMBSTONES)
+        if self.outbox is not None:
+            tables.append(self.outbox.table)
+        return tuple(tables)
 
     def needs_transaction(self, step: Write) -> bool:
         """Whether the step's plan has several statements, which run in one transaction:
-        MySQL/MariaDB's update + read (no UPDATE ... RETURNING), a delete + its tombstone."""
+        MySQL/MariaDB's update + read (no UPDATE ... RETURNING), a delete + its tombstone,
+        any write of a class spread over joined tables, a write + its outbox event (one
+        statement on PostgreSQL when the event is known)."""
+        if self.entity.joined:
+            return True
+        if self.outbox is not None and not self.outbox.single(step):
+            return True
         if step.action == "delete":
             return self.tombstones is not None and not self._delete_cte
         return (
@@ -62,6 +96,10 @@ class SQLRecords:
         """Whether every statement of the step's plan is prebuilt driver SQL."""
         if isinstance(step, Read):
             return type(self.statements.read()) is DriverSQL
+        if self.entity.joined or (step.action == "update" and self.statements.evaluates_onupdate):
+            return False
+        if self.outbox is not None:
+            return False
         if step.action == "delete":
             return self.tombstones is None
         return step.action == "update" and not step.returning
@@ -74,11 +112,26 @@ class SQLRecords:
         return None if row is None else self.entity.from_row(row)
 
     def write_plan(self, step: Write) -> Plan:
-        """One conditional write; returns :class:`Applied` or :class:`Missed`."""
+        """One conditional write (and its outbox event); returns :class:`Applied` or
+        :class:`Missed`."""
+        outbox = self.outbox
+        if outbox is None or outbox.single(step):
+            return (yield from self._write_plan(step))
+        applied = yield from self._write_plan(
+            replace(step, returning=True) if outbox.needs_record(step) else step
+        )
+        if isinstance(applied, Applied) and outbox.emits(step):
+            yield outbox.insert, outbox.applied_row(step, applied)
+        return applied
+
+    def _write_plan(self, step: Write) -> Plan:
         st = self.statements
         entity = self.entity
         if step.action == "commute":
             return (yield from commutative_plan(st, step))
+        if entity.joined:
+            first = None if self.tombstones is None else self._first
+            return (yield from joined_write_plan(st, step, self.tombstones, first))
         if step.action == "insert":
             return (yield from self._insert_plan(step))
         assert step.expected_version is not None
@@ -99,6 +152,9 @@ class SQLRecords:
             new=step.new_version,
             token=step.token,
         )
+        if self.outbox is not None and self.outbox.single(step):  # PostgreSQL: one statement
+            stmt = self.outbox.statement(step, unversioned=unversioned, whole_second=second)
+            params.update(self.outbox.statement_params(step))
         result = yield stmt, params
         if native:
             # Count returned rows: rowcount with RETURNING is unreliable on some SQLite builds.
@@ -143,7 +199,10 @@ class SQLRecords:
         params = st.params(step.key, binds, {}, expected=step.expected_version)
         if tomb is not None:
             params.update(tomb.record_params(step.key, step.expected_version))
-            if self._delete_cte:
+            if self.outbox is not None and self.outbox.single(step):  # DELETE, tomb, event
+                stmt = self.outbox.statement(step, unversioned=unversioned, whole_second=second)
+                params.update(self.outbox.statement_params(step))
+            elif self._delete_cte:
                 # One statement: the DELETE and its tombstone (rowcount 1 if it matched).
                 stmt = st.delete_recording(tomb, unversioned=unversioned, whole_second=second)
         result = yield stmt, params

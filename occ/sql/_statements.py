@@ -19,6 +19,7 @@ from sqlalchemy.engine import Dialect
 
 from occ._core.model import Version
 from occ.sql._mapping import TOKENS_LENGTH, EntityMap
+from occ.sql._shape import evaluates_onupdate
 
 __all__ = ["Bound", "DriverSQL", "Statements"]
 
@@ -108,9 +109,9 @@ def _plain_rows(columns: tuple[sa.Column[Any], ...], dialect: Dialect) -> bool:
     return True
 
 
-def _bind_prefix(table: sa.Table) -> str:
+def _bind_prefix(*tables: sa.Table) -> str:
     """``occ_`` (or ``_occ_``, ...): no column name or key starts with it."""
-    names = {c.name for c in table.columns} | {c.key for c in table.columns}
+    names = {n for t in tables for c in t.columns for n in (c.name, c.key)}
     prefix = "occ_"
     while any(name.startswith(prefix) for name in names):
         prefix = "_" + prefix
@@ -130,7 +131,7 @@ class Statements:
         t = entity.table
         #: prefix of occ's bind parameter names, chosen so that none equals a column's
         #: name or key (SQLAlchemy reserves those in the SET and VALUES clauses).
-        self.bind = _bind_prefix(t)
+        self.bind = _bind_prefix(*entity.tables)
         b = self.bind
         self._single_key = len(entity.key_columns) == 1
         self._key_binds = tuple(f"{b}k{i}" for i in range(len(entity.key_columns)))
@@ -141,8 +142,12 @@ class Statements:
             *(
                 col == sa.bindparam(bind)
                 for bind, col in zip(self._key_binds, entity.key_columns, strict=True)
-            )
+            ),
+            *entity.criterion,
         )
+        #: a Python-side ``onupdate`` (a callable or a value) is evaluated per statement by
+        #: SQLAlchemy's execution context: such UPDATEs run as statements, not driver SQL.
+        self.evaluates_onupdate = evaluates_onupdate(t, entity.version_col)
         self._version_eq = entity.version_col == sa.bindparam(self._ev)
         self._version_unversioned = sa.or_(entity.version_col.is_(None), self._version_eq)
         self._es = f"{b}es"
@@ -160,8 +165,11 @@ class Statements:
             self._version_eq, entity.version_col == sa.bindparam(self._es, type_=sa.String)
         )
         self.text_timestamps = dialect.name == "sqlite" and entity.versions.name == "timestamp"
-        select = sa.select(*entity.all_columns).where(self._key_clause)
-        select_locking = select.with_for_update(read=True)
+        select = sa.select(*entity.all_columns).select_from(entity.shape.selectable)
+        select = select.where(self._key_clause)
+        # PostgreSQL cannot lock the nullable side of an outer join (subclass tables).
+        of = t if dialect.name == "postgresql" and len(entity.tables) > 1 else None
+        select_locking = select.with_for_update(read=True, of=of)
         self._table = t
         # Reads whose columns need no result processing run as driver SQL too.
         plain = _plain_rows(entity.all_columns, dialect)
@@ -194,6 +202,11 @@ class Statements:
         """``(field, bind name)`` for each written field."""
         b = self.bind
         return tuple((name, f"{b}f{i}") for i, name in enumerate(fields))
+
+    @property
+    def key_binds(self) -> tuple[str, ...]:
+        """The bind names of the key's parts, in the order of the key's fields."""
+        return self._key_binds
 
     @property
     def key_clause(self) -> Any:
@@ -246,6 +259,8 @@ class Statements:
             )
             if returning:
                 return stmt.returning(*self.entity.all_columns), binds
+            if self.evaluates_onupdate:
+                return stmt, binds
             return DriverSQL(stmt, self.dialect), binds
 
         return self._cache.get(("u", fields, returning, unversioned, whole_second), build)

@@ -112,16 +112,21 @@ class Tombstones:
         rowcount is 1 when the delete matched.
         """
         deleted = delete.cte("occ_deleted")
+        # The rowcount (1 when the DELETE matched) of an INSERT is kept only when asked.
+        return self.record_from(deleted).execution_options(preserve_rowcount=True)
+
+    def record_from(self, deleted: Any) -> Any:
+        """PostgreSQL: the tombstone ``INSERT ... SELECT`` of the row a DELETE CTE returned
+        (its first column is the deleted version)."""
         select = sa.select(
             sa.bindparam("occ_te"),
             sa.bindparam("occ_tk"),
             deleted.c[0],
             sa.bindparam("occ_td"),
         )
-        # The rowcount (1 when the DELETE matched) of an INSERT is kept only when asked.
-        return self.record_from(select).execution_options(preserve_rowcount=True)
+        return self.record_select(select)
 
-    def record_from(self, select: Any) -> Any:
+    def record_select(self, select: Any) -> Any:
         """PostgreSQL: record the tombstones ``select`` gives (entity, key text, version,
         deleted at), keeping the larger version of a key recorded before."""
         t = self.table

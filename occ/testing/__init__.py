@@ -31,6 +31,7 @@ from occ.testing._async.memory import AsyncInMemoryRepository
 from occ.testing._async.runner import ahammer, arun_schedule
 from occ.testing._check import ANOMALIES, Anomaly, HistoryAnomalyError, Report, check_history
 from occ.testing._history import OUTCOMES, History, HistoryError, Operation, State
+from occ.testing._replicas import ReplicaLog, check_replicas
 from occ.testing._run import Run
 from occ.testing._schedule import (
     Schedule,
@@ -57,6 +58,7 @@ __all__ = [
     "HistoryError",
     "InMemoryRepository",
     "Operation",
+    "ReplicaLog",
     "Report",
     "Run",
     "Schedule",
@@ -70,6 +72,7 @@ __all__ = [
     "ahammer",
     "arun_schedule",
     "check_history",
+    "check_replicas",
     "checkpoint",
     "counter_workload",
     "hammer",

@@ -1,7 +1,7 @@
-"""The history checker: lost updates, broken version chains, lost writes, wrong totals.
+"""The history checker: lost updates, broken version chains, lost or doubled writes, totals.
 
-One pass groups the operations by key; each key is then checked in time linear
-in its operations (dicts keyed by version, one walk down the version chain).
+One pass validates the history and groups the operations by key; each key is
+then audited (:mod:`occ.testing._audit`) in time linear in its operations.
 """
 
 from __future__ import annotations
@@ -11,44 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from occ._core.model import Version
+from occ.testing._audit import ANOMALIES, Anomaly, audit
 from occ.testing._history import OUTCOMES, History, HistoryError, Operation, State
 
 __all__ = ["ANOMALIES", "Anomaly", "HistoryAnomalyError", "Report", "check_history"]
-
-_SHOWN = 8
-
-#: the anomalies the checker reports, with what each means.
-ANOMALIES: dict[str, str] = {
-    "lost-update": "two committed writes read the same version (Adya's P4): one overwrote another",
-    "version-repeat": "two committed writes stored the same version",
-    "version-gap": "the committed writes do not form one chain of versions up to the final one",
-    "lost-write": "an acknowledged write is not in the final state",
-    "counter-mismatch": "a counter field does not equal its start plus the committed deltas",
-}
-
-
-@dataclass(frozen=True)
-class Anomaly:
-    """One thing wrong with a history.
-
-    Attributes:
-        kind: one of :data:`ANOMALIES` (``lost-update``, ``version-gap``, ...).
-        key: the key it happened on.
-        message: what was found.
-        ops: the operations involved.
-    """
-
-    kind: str
-    key: Any
-    message: str
-    ops: tuple[Operation, ...] = ()
-
-    def __str__(self) -> str:
-        lines = [f"{self.kind} on key {self.key!r}: {self.message}"]
-        lines += [f"    {op.describe()}" for op in self.ops[:_SHOWN]]
-        if len(self.ops) > _SHOWN:
-            lines.append(f"    ... and {len(self.ops) - _SHOWN} more")
-        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -58,14 +24,21 @@ class Report:
     Attributes:
         keys: how many keys were checked.
         operations: how many operations.
-        committed: how many of them committed (resolved unknown outcomes included).
+        committed: how many of them applied: the committed ones, and the unknown
+            outcomes the version chain shows applied.
         anomalies: what is wrong (empty when the history is clean).
+        unknown: how many operations had an unknown outcome.
+        unknown_applied: how many of those the final state shows applied, once
+            each (by the version chain or a stored token); the rest did not apply
+            or left no trace.
     """
 
     keys: int
     operations: int
     committed: int
     anomalies: tuple[Anomaly, ...] = field(default=())
+    unknown: int = 0
+    unknown_applied: int = 0
 
     @property
     def ok(self) -> bool:
@@ -78,9 +51,10 @@ class Report:
         return {a.kind for a in self.anomalies}
 
     def __str__(self) -> str:
-        head = f"{self.operations} operations on {self.keys} keys, {self.committed} committed: " + (
-            "no anomaly" if self.ok else f"{len(self.anomalies)} anomalies"
-        )
+        head = f"{self.operations} operations on {self.keys} keys, {self.committed} committed"
+        if self.unknown:
+            head += f" ({self.unknown_applied} of {self.unknown} unknown outcomes applied)"
+        head += ": " + ("no anomaly" if self.ok else f"{len(self.anomalies)} anomalies")
         return "\n".join([head, *(str(a) for a in self.anomalies)])
 
 
@@ -108,14 +82,32 @@ def check_history(
     counters: Iterable[str] = (),
     raise_on_anomaly: bool = True,
 ) -> Report:
-    """Prove, key by key, that a history of versioned writes lost nothing.
+    """Prove, key by key, that a history of versioned writes lost nothing and doubled nothing.
 
-    Checks: no two committed writes read the same version (lost update); the
-    committed writes form one chain of versions from the initial to the final
-    version, without gaps or repeats; the last write of the chain is what the
-    final state holds (every acknowledged write is present); each field of
-    ``counters`` equals its initial value plus the deltas of committed writes.
-    An ``unknown`` outcome counts as committed only if the chain needs it.
+    Checks, in time linear in the operations:
+
+    - no two committed writes read the same version (lost update) or stored
+      the same one; an int version goes up by one per write;
+    - every version from the initial to the final one was produced by exactly
+      one recorded write: a committed one, or an ``unknown`` outcome (which
+      then applied, once); with int versions, final - initial = committed +
+      applied unknown outcomes;
+    - every acknowledged write is present: on that chain, and the last one is
+      what the final state holds;
+    - tokens the writes stored (a field holding the operation's ``token``, or
+      a list of recent tokens) name who wrote: a write that reported failure,
+      or no recorded write, is a ``phantom-write``; a token stored twice is a
+      ``duplicate-apply``;
+    - each field of ``counters`` equals its initial value plus the committed
+      deltas plus the deltas of some unknown outcomes, each used at most once.
+      If it only adds up with one write applied twice (and the versions show a
+      write nobody accounts for), that is a ``duplicate-apply`` naming the
+      suspects, else a ``counter-mismatch``.
+
+    Every key with an initial and a final state is checked, even one no
+    operation wrote (it must not have moved). An ``unknown`` operation should
+    record the version it expected as ``read_version`` and the ``deltas`` it
+    would have applied.
 
     Args:
         history: the recorded operations and initial states.
@@ -137,8 +129,11 @@ def check_history(
     ops = history.operations
     by_key = _validate(ops)
     initial = history.initial_states
+    for key in initial:  # a key nobody wrote must not have moved either
+        if key not in by_key and key in final:
+            by_key[key] = []
     anomalies: list[Anomaly] = []
-    committed = 0
+    committed = unknown = unknown_applied = 0
     for key, key_ops in by_key.items():
         if key not in initial:
             raise HistoryError(
@@ -154,10 +149,12 @@ def check_history(
             )
         end = final[key]
         end_state = end if isinstance(end, State) else State(end[0], end[1])
-        n, found = _check_key(key, key_ops, initial[key], end_state, counters)
-        committed += n
-        anomalies += found
-    report = Report(len(by_key), len(ops), committed, tuple(anomalies))
+        result = audit(key, key_ops, initial[key], end_state, counters)
+        committed += result.applied
+        unknown += result.unknown
+        unknown_applied += result.unknown_applied
+        anomalies += result.anomalies
+    report = Report(len(by_key), len(ops), committed, tuple(anomalies), unknown, unknown_applied)
     if anomalies and raise_on_anomaly:
         raise HistoryAnomalyError(report)
     return report
@@ -199,146 +196,3 @@ def _validate(ops: tuple[Operation, ...]) -> dict[Any, list[Operation]]:
         by_key.setdefault(op.key, []).append(op)
         previous = op
     return by_key
-
-
-def _check_key(
-    key: Any,
-    ops: list[Operation],
-    start: State,
-    end: State,
-    counters: tuple[str, ...],
-) -> tuple[int, list[Anomaly]]:
-    found: list[Anomaly] = []
-
-    def flag(kind: str, message: str, involved: Iterable[Operation]) -> None:
-        found.append(Anomaly(kind, key, message, tuple(involved)))
-
-    committed = [op for op in ops if op.outcome == "committed"]
-    by_read: dict[Any, list[Operation]] = {}
-    by_written: dict[Any, list[Operation]] = {}
-    for op in committed:
-        by_read.setdefault(op.read_version, []).append(op)
-        by_written.setdefault(op.written_version, []).append(op)
-        old, new = op.read_version, op.written_version
-        if type(old) is int and type(new) is int and new != old + 1:
-            flag("version-gap", f"a committed write went from v{old} to v{new}", [op])
-    for version, readers in by_read.items():
-        if len(readers) > 1:
-            flag(
-                "lost-update",
-                f"{len(readers)} committed writes read v{version!r}: each "
-                "overwrote what the other wrote",
-                readers,
-            )
-    for version, writers in by_written.items():
-        if len(writers) > 1:
-            flag("version-repeat", f"{len(writers)} committed writes stored v{version!r}", writers)
-
-    chain, version = _walk(ops, by_read, start, end)
-    in_chain = {op.seq for op in chain}
-    produced = {start.version, *by_written}
-    for op in committed:
-        if op.seq in in_chain:
-            continue
-        if op.read_version not in produced:
-            flag(
-                "version-gap",
-                f"a committed write read v{op.read_version!r}, which no "
-                "recorded write produced and the key did not start at",
-                [op],
-            )
-        else:
-            flag(
-                "lost-write",
-                "an acknowledged write is not on the chain of versions that "
-                f"leads to the final state (v{end.version!r})",
-                [op],
-            )
-    if version != end.version:
-        flag(
-            "version-gap",
-            f"the chain of committed writes ends at v{version!r} but the final "
-            f"state is at v{end.version!r}",
-            chain[-1:],
-        )
-    elif chain:
-        last = chain[-1]
-        differs = [
-            f"{name}={value!r} but {end.values[name]!r} is stored"
-            for name, value in last.values.items()
-            if name in end.values and end.values[name] != value
-        ]
-        if differs:
-            flag(
-                "lost-write",
-                "the last committed write is not what is stored: " + ", ".join(differs),
-                [last],
-            )
-
-    applied = committed + [op for op in chain if op.outcome == "unknown"]
-    for name in counters:
-        for what, state in (("initial", start), ("final", end)):
-            if name not in state.values:
-                raise HistoryError(
-                    f"counter field {name!r} is missing from the {what} state of key {key!r}",
-                    state,
-                )
-        total = sum(op.deltas.get(name, 0) for op in applied)
-        expected = start.values[name] + total
-        if end.values[name] != expected:
-            flag(
-                "counter-mismatch",
-                f"{name} is {end.values[name]!r}, but it started at "
-                f"{start.values[name]!r} and committed writes added {total!r} "
-                f"(expected {expected!r})",
-                (op for op in applied if name in op.deltas),
-            )
-    return len(applied), found
-
-
-def _walk(
-    ops: list[Operation], by_read: Mapping[Any, list[Operation]], start: State, end: State
-) -> tuple[list[Operation], Version]:
-    """Follow the versions from the initial one; return the chain and where it ends.
-
-    An ``unknown`` outcome joins the chain only when a committed write (or the
-    final state) needs the version it would have produced.
-    """
-    unknown: dict[Any, list[Operation]] = {}
-    for op in ops:
-        if op.outcome == "unknown" and op.read_version is not None:
-            unknown.setdefault(op.read_version, []).append(op)
-    chain: list[Operation] = []
-    seen = {start.version}
-    version = start.version
-    while True:
-        candidates = by_read.get(version) or [
-            op
-            for op in unknown.get(version, ())
-            if op.written_version in by_read or op.written_version == end.version
-        ]
-        if not candidates:
-            return chain, version
-        op = _pick(candidates, by_read, end)
-        if op.written_version is None or op.written_version in seen:
-            return chain, version
-        chain.append(op)
-        version = op.written_version
-        seen.add(version)
-
-
-def _pick(candidates: list[Operation], by_read: Mapping[Any, Any], end: State) -> Operation:
-    """Of writes that read one version, the one the rest of the history builds on."""
-    if len(candidates) == 1:
-        return candidates[0]
-    for op in candidates:
-        if op.written_version in by_read:
-            return op
-    for op in candidates:
-        if op.written_version == end.version and _matches(op, end):
-            return op
-    return candidates[0]
-
-
-def _matches(op: Operation, state: State) -> bool:
-    return all(state.values.get(name, value) == value for name, value in op.values.items())

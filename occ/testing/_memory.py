@@ -71,10 +71,11 @@ class DictCodec:
     def version_of(self, value: Any) -> Any:
         return value.get(self.version_field)
 
-    def insert(self, value: Any) -> tuple[Any, dict[str, Any]]:
+    def insert(self, value: Any) -> tuple[Any, dict[str, Any], bool]:
         if value.get(self.key) is None:
             raise ValidationError(f"{self.name}: the key field {self.key!r} is required")
-        return self.check_key(value[self.key]), self.check_changes(self.to_record(value))
+        key = self.check_key(value[self.key])
+        return key, self.check_changes(self.to_record(value)), False
 
     def to_record(self, value: Any) -> dict[str, Any]:
         return {k: v for k, v in value.items() if k not in (self.key, self.version_field)}

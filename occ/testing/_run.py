@@ -7,12 +7,12 @@ The runners themselves (:func:`~occ.testing.run_schedule`,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from occ.errors import ConflictError, NotFoundError
+from occ.errors import ConflictError, NotFoundError, UnknownOutcomeError
 from occ.testing._check import HistoryAnomalyError, Report, check_history
 from occ.testing._history import History, State
 from occ.testing._schedule import Schedule, ScheduleTimeoutError, Turn
@@ -35,6 +35,9 @@ class Run:
         schedule: the schedule it followed (``None`` for real concurrency).
         turns: the points the writers reached, in order (scheduled runs).
         errors: unexpected errors writers met (their operations are ``unknown``).
+            An :class:`~occ.UnknownOutcomeError` is expected, not one of them: its
+            operation is recorded ``unknown`` with the version it expected, and the
+            checker proves it applied at most once.
         seconds: wall time of the run.
     """
 
@@ -91,26 +94,46 @@ def _failed(
     start: int,
     exc: Exception,
     errors: list[BaseException],
+    deltas: Mapping[str, Any],
 ) -> None:
+    read: Any = None
     if isinstance(exc, ConflictError):
         conflict = exc.conflict
         outcome = "not-found" if conflict.deleted else "conflict"
         read = conflict.expected_version
     elif isinstance(exc, NotFoundError):
-        outcome, read = "not-found", None
+        outcome = "not-found"
+    elif isinstance(exc, UnknownOutcomeError):
+        outcome, read = "unknown", exc.expected_version
     else:
-        outcome, read = "unknown", None
+        outcome = "unknown"
         errors.append(exc)
     history.record(
-        me, key, read_version=read, written_version=None, outcome=outcome, token=token, start=start
+        me,
+        key,
+        read_version=read,
+        written_version=None,
+        outcome=outcome,
+        token=token,
+        deltas=deltas if outcome == "unknown" else None,
+        start=start,
     )
 
 
 @contextmanager
 def recording(
-    history: History, me: int, key: Any, token: str, errors: list[BaseException]
+    history: History,
+    me: int,
+    key: Any,
+    token: str,
+    errors: list[BaseException],
+    deltas: Mapping[str, Any] | None = None,
 ) -> Iterator[list[Written]]:
-    """Record the operation the block runs: committed with what it appends, or failed."""
+    """Record the operation the block runs: committed with what it appends, or failed.
+
+    ``deltas`` is what the operation would add to counters, recorded when its
+    outcome is unknown.
+    """
     start = history.clock()
     written: list[Written] = []
     try:
@@ -118,7 +141,7 @@ def recording(
     except ScheduleTimeoutError:
         raise
     except Exception as exc:
-        _failed(history, me, key, token, start, exc, errors)
+        _failed(history, me, key, token, start, exc, errors, deltas or {})
     else:
         _committed(history, me, key, token, start, written[0])
 

@@ -81,12 +81,16 @@ class Workload:
         read: ``read(key) -> State | None``, the stored state.
         reset: ``reset(key)``, put the key in its starting state (optional).
         counters: fields that ``write`` only increments (checked by total).
+        deltas: what every operation adds to each counter, when that is fixed:
+            recorded for an operation whose outcome is unknown, so the checker
+            can tell whether it applied at most once.
     """
 
     write: Callable[[Any, str], Written]
     read: Callable[[Any], State | None]
     reset: Callable[[Any], None] | None = None
     counters: tuple[str, ...] = ()
+    deltas: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class AsyncWorkload:
     read: Callable[[Any], Awaitable[State | None]]
     reset: Callable[[Any], Awaitable[None]] | None = None
     counters: tuple[str, ...] = ()
+    deltas: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _get(value: Any, name: str) -> Any:

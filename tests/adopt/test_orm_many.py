@@ -1,8 +1,8 @@
 """A session flushing many opted-in objects checks every row (issue 16, item 4).
 
-And what docs/bulk.md says about SQLAlchemy's ``bulk_update_mappings``: it
-bypasses the unit of work, so no version is checked — the reason
-``Repository.save_many`` exists.
+And what docs/bulk.md says of the ORM's bulk paths: its bulk UPDATE by key
+fails as a whole on a stale row (``bulk_update_mappings`` is refused), where
+``Repository.save_many`` reports each row.
 """
 
 from __future__ import annotations
@@ -74,14 +74,19 @@ def test_one_stale_object_among_many_fails_the_flush_and_nothing_is_written(
     assert rows(tdb) == expected
 
 
-def test_bulk_update_mappings_checks_no_version_and_save_many_does(tdb: sa.Engine) -> None:
+def test_the_orm_bulk_update_fails_whole_where_save_many_reports_each_row(
+    tdb: sa.Engine,
+) -> None:
     repo = Repository(tdb, Order)
     stale = list(repo.get_many([1, 2]))
     repo.update(1, {"total": 5}, expected_version=1)  # row 1 moves on to version 2
-    with Session(tdb) as s:  # the ORM's bulk path, from the same stale read: it lands
-        s.bulk_update_mappings(Order, [{"id": 1, "total": 7}])
-        s.commit()
-    assert rows(tdb)[1] == (7, 2), "bulk_update_mappings overwrote a newer row, unversioned"
+    rows_ = [{"id": s.key, "total": 9, "version": s.version} for s in stale]
+    with Session(tdb) as s, pytest.raises(occ.ConflictError):
+        s.execute(sa.update(Order), rows_)  # the ORM's bulk UPDATE by key: one stale row
+    with Session(tdb) as s, pytest.raises(occ.ValidationError):
+        s.bulk_update_mappings(Order, [{"id": 1, "total": 7}])  # refused on a versioned class
+    assert rows(tdb)[1] == (5, 2)
+    assert rows(tdb)[2] == (0, 1), "nothing of the failed bulk UPDATE was written"
     for snap in stale:
         snap.value.total = 9
     result = repo.save_many(stale)

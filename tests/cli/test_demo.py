@@ -92,7 +92,10 @@ def test_alert_stores_each_conflict_for_review_then_discards_it(tmp_path: Path) 
     assert_occ_met_conflicts_and_lost_nothing(report)
     assert report["alerts"] == report["discards"] == report["conflicts"]
     assert report["committed"] == INCREMENTS - report["alerts"]
-    assert report["notes"] == [f"review them: occ conflicts list --url {url}"]
+    assert report["notes"] == [
+        f"review them: occ conflicts list --url {url}",
+        f"or in a browser: occ conflicts serve --url {url} (then open http://127.0.0.1:8765/)",
+    ]
     stored = stored_conflicts(url)
     assert len(stored) == report["alerts"]
     assert {(c["entity"], c["status"], c["decision"]) for c in stored} == {

@@ -26,7 +26,7 @@ import occ.sql
 from occ._core.steps import Lost
 from occ.resolvers import Merge
 from occ.resolvers.rules import Counter
-from tests.backends import SQL_BACKENDS, require
+from tests.backends import SQL_BACKENDS
 from tests.conftest import make_engine
 from tests.sql.models import clear_tombstones
 
@@ -92,7 +92,7 @@ def make(kind: str, request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[C
     """``make(**options)``: a fresh repository of the kind under test, seeded with key 1."""
     if kind.startswith("sql"):
         backend = next(b for b in SQL_BACKENDS if request.node.callspec.id.startswith(b.name))
-        require(backend)
+        backend = request.getfixturevalue("private_databases").require(backend)
         if backend.name == "sqlite":
             backend = backend.sqlite_file(str(tmp_path))
         engine = make_engine(backend)

@@ -117,12 +117,21 @@ async def test_insert_many_and_delete_many_outcomes(mongo: Mongo) -> None:
         [{"_id": 1}, {"_id": 4, "n": 4}, {"_id": 4}, {"_id": 5, "email": "a@x"}, {"_id": 6}]
     )
     assert outcomes(result) == ["already_exists", "written", "invalid", "error", "written"]
-    assert mongo.log.names[0] == "insert"
+    assert mongo.log.names[:2] == ["find", "insert"]  # the keys' tombstones, then the batch
     assert set(stored(mongo)) == {1, 2, 3, 4, 6}
     await repo.update(2, {"n": 2}, expected_version=1)
+    mongo.log.clear()
     deleted = await repo.delete_many([(1, 1), (2, 1), (9, 1), (6, 1)])
     assert outcomes(deleted) == ["deleted", "conflict", "not_found", "deleted"]
+    # which are at their version, their tombstones, the deletes; one read of the misses
+    assert mongo.log.names == ["find", "update", "delete", "find"]
     assert set(stored(mongo)) == {2, 3, 4}
+    again = await repo.insert_many([{"_id": 1}, {"_id": 6}, {"_id": 7}])
+    assert [(item.outcome, item.version) for item in again] == [
+        ("written", 2),  # past the versions they were deleted at
+        ("written", 2),
+        ("written", 1),
+    ]
 
 
 async def test_all_or_nothing_batch_is_one_transaction(mongo: Mongo) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 import occ
 from occ.sql import AsyncRepository, Repository
-from tests.backends import MARIADB, require
+from tests.backends import MARIADB, SuiteDatabases
 from tests.conftest import make_engine
 from tests.sql.models import Account, create_all
 
@@ -77,10 +77,9 @@ def test_a_version_conflict_leaves_the_transaction_alive(db: sa.Engine) -> None:
 
 
 @pytest.fixture
-def maria_db() -> Iterator[sa.Engine]:
+def maria_db(private_databases: SuiteDatabases) -> Iterator[sa.Engine]:
     """MariaDB alone (a deadlock rolls back the whole transaction there), tables created."""
-    require(MARIADB)
-    engine = make_engine(MARIADB)
+    engine = make_engine(private_databases.require(MARIADB))
     create_all(engine)
     yield engine
     occ.sql.dispose(engine)
@@ -133,13 +132,15 @@ def test_mariadb_deadlock_aborts_one_transaction_and_its_commit_is_refused(
     }
 
 
-async def test_async_session_is_guarded_too(pg_db: sa.Engine) -> None:
+async def test_async_session_is_guarded_too(
+    pg_db: sa.Engine, private_databases: SuiteDatabases
+) -> None:
     from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
     from tests.backends import POSTGRESQL
 
     _seed(pg_db, 1)
-    engine = create_async_engine(POSTGRESQL.async_url)
+    engine = create_async_engine(private_databases.require(POSTGRESQL).async_url)
     try:
         async with AsyncSession(engine) as session:
             repo = AsyncRepository(session, Account)
@@ -154,13 +155,15 @@ async def test_async_session_is_guarded_too(pg_db: sa.Engine) -> None:
     assert _balances(pg_db) == {1: 0}
 
 
-async def test_async_connection_is_guarded_too(pg_db: sa.Engine) -> None:
+async def test_async_connection_is_guarded_too(
+    pg_db: sa.Engine, private_databases: SuiteDatabases
+) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from tests.backends import POSTGRESQL
 
     _seed(pg_db, 1)
-    engine = create_async_engine(POSTGRESQL.async_url)
+    engine = create_async_engine(private_databases.require(POSTGRESQL).async_url)
     try:
         async with engine.connect() as conn:
             repo = AsyncRepository(conn, Account)

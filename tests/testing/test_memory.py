@@ -64,7 +64,7 @@ def test_in_memory_repository_behaves_like_sql(tables: sa.Engine) -> None:
     def prop(ops: list[tuple[Any, ...]], policy: Any) -> None:
         with tables.begin() as conn:
             conn.execute(pairs.delete())
-        clear_tombstones(tables)  # each example starts from a table that never had rows
+        clear_tombstones(tables)  # each example starts afresh, as the new memory repository
         sql: Any = occ.sql.Repository(tables, pairs, policy=policy)
         memory = InMemoryRepository(key="id", name="occ_t5_pair", policy=policy)
         for op in ops:

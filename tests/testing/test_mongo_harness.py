@@ -90,6 +90,7 @@ def test_in_memory_repository_behaves_like_mongo(collection: Any) -> None:
     @given(operations)
     def prop(ops: list[tuple[Any, ...]]) -> None:
         collection.delete_many({})
+        collection.database["occ_tombstones"].delete_many({})  # each example starts afresh
         mongo = occ_mongo.Repository(collection, key="id")
         memory = InMemoryRepository(key="id", name=collection.name)
         for op in ops:

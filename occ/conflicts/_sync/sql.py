@@ -12,8 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from occ._core.model import Conflict
-from occ.conflicts._records import StoredConflict, Take
-from occ.conflicts._sql_table import ConflictQueries, record, run_ddl
+from occ.conflicts._query import Filter
+from occ.conflicts._records import StoredConflict
+from occ.conflicts._settle import Settled
+from occ.conflicts._sql_table import ConflictQueries, add_missing_columns, record, run_ddl
 from occ.conflicts._sync.store import StoreBase
 from occ.errors import ConfigurationError
 from occ.sql._binds import Engine
@@ -43,8 +45,17 @@ class ConflictStore(StoreBase):
         return f"ConflictStore({self.table.name!r})"
 
     def create(self) -> None:
-        """Create the table (and its indexes) if it does not exist."""
-        run_ddl(self.engine, lambda conn: self.table.create(conn, checkfirst=True))
+        """Create the table (and its indexes) if it does not exist; add columns it lacks.
+
+        A table made by an earlier release gets the columns added since
+        (``resolved_by``, ``resolution_detail``): run it once after upgrading.
+        """
+
+        def ddl(conn: sa.Connection) -> None:
+            self.table.create(conn, checkfirst=True)
+            add_missing_columns(conn, self.table)
+
+        run_ddl(self.engine, ddl)
 
     def drop(self) -> None:
         """Drop the table if it exists."""
@@ -53,25 +64,30 @@ class ConflictStore(StoreBase):
     def add(
         self, conflict: Conflict, *, status: str, decision: str, details: Mapping[str, Any]
     ) -> str:
-        """Persist ``conflict`` (committed when this returns); its new id."""
+        """Persist ``conflict`` (committed when this returns); its new id.
+
+        Raises:
+            occ.conflicts.ArchiveError: it holds a value that would not read back exactly.
+        """
         cid, stmt = self._st.insert(conflict, status, decision, details)
         with self.engine.begin() as conn:
             conn.execute(stmt)
         return cid
 
-    def _list(
-        self, status: str | None, entity: str | None, limit: int | None, offset: int
-    ) -> list[StoredConflict]:
+    def _list(self, where: Filter, limit: int | None, offset: int) -> list[StoredConflict]:
         with self.engine.connect() as conn:
-            result = conn.execute(
-                self._st.select(status=status, entity=entity, limit=limit, offset=offset)
-            )
+            result = conn.execute(self._st.select(where, limit, offset))
             return [record(row) for row in result]
 
-    def _count(self, status: str | None, entity: str | None) -> int:
+    def _count(self, where: Filter) -> int:
         with self.engine.connect() as conn:
-            result = conn.execute(self._st.count(status=status, entity=entity))
+            result = conn.execute(self._st.count(where))
             return int(result.scalar_one())
+
+    def _counts(self, where: Filter) -> dict[tuple[str, str], int]:
+        with self.engine.connect() as conn:
+            result = conn.execute(self._st.counts(where))
+            return {(row[0], row[1]): int(row[2]) for row in result}
 
     def _find(self, conflict_id: str) -> StoredConflict | None:
         with self.engine.connect() as conn:
@@ -79,6 +95,17 @@ class ConflictStore(StoreBase):
             row = result.first()
         return None if row is None else record(row)
 
-    def _mark_resolved(self, stored: StoredConflict, take: Take) -> None:
+    def _ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        with self.engine.connect() as conn:
+            result = conn.execute(self._st.ids_with_prefix(prefix, limit))
+            return [str(row[0]) for row in result]
+
+    def _mark_resolved(self, stored: StoredConflict, settled: Settled) -> bool:
         with self.engine.begin() as conn:
-            conn.execute(self._st.mark_resolved(stored, take))
+            result = conn.execute(self._st.mark_resolved(stored, settled))
+        return bool(result.rowcount == 1)
+
+    def _delete(self, where: Filter) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(self._st.delete(where))
+        return int(result.rowcount)

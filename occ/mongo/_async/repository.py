@@ -48,6 +48,11 @@ class AsyncRepository(AsyncMongoBulk[T], Generic[T]):
         retry: attempts and backoff for resolved writes and ``modify``.
         on_point: called with each named yield point (tests and schedulers).
         session: a client session every command runs in (see :meth:`with_session`).
+        tombstones: keep each deleted key's last version (collection
+            ``occ_tombstones`` of the same database) so a key's versions never
+            repeat: a snapshot read before a delete never applies to a document
+            inserted again under the key. Costs one command on each delete and
+            on each insert under an explicit key.
 
     Raises:
         ConfigurationError: a collection of another client or mode, ``w=0``, or a
@@ -67,6 +72,7 @@ class AsyncRepository(AsyncMongoBulk[T], Generic[T]):
         retry: RetryPolicy | None = None,
         on_point: Callable[[Point], Any] | None = None,
         session: Any = None,
+        tombstones: bool = True,
     ) -> None:
         acheck_collection(collection)
         write_concern = collection.write_concern
@@ -93,10 +99,14 @@ class AsyncRepository(AsyncMongoBulk[T], Generic[T]):
             on_point=on_point,
         )
         self.docs = docs
-        self.commands = Commands(docs)
+        self.commands = Commands(docs, tombstones=tombstones)
         #: the caller's collection; every command goes to the primary.
         self.collection = collection
         self._coll = collection.with_options(read_preference=ReadPreference.PRIMARY)
+        #: deleted keys' last versions, in the collection's database.
+        self._tombstones = self._coll.database.get_collection(
+            "occ_tombstones", read_preference=ReadPreference.PRIMARY
+        )
         self.session = session
 
     def with_session(self, session: Any) -> Any:
@@ -122,7 +132,8 @@ class AsyncRepository(AsyncMongoBulk[T], Generic[T]):
             op = next(plan)
             while True:
                 try:
-                    call = getattr(self._coll, op.name)(*op.args, session=session, **op.kwargs)
+                    target = self._tombstones if op.tombstones else self._coll
+                    call = getattr(target, op.name)(*op.args, session=session, **op.kwargs)
                     # a find returns a cursor: every document of it
                     result = await (call.to_list(None) if op.name == "find" else call)
                 except Exception as exc:

@@ -47,7 +47,7 @@ class AsyncSQLBulk(AsyncRepositoryBase[T], Generic[T]):
     async def _run_plan(self, plan: Plan, *, transaction: bool) -> Any:
         raise NotImplementedError
 
-    async def _tombstones_ready(self) -> None:
+    async def _tables_ready(self, step: Write) -> None:
         raise NotImplementedError
 
     async def _caller_connection(self) -> AsyncConnection:
@@ -79,8 +79,7 @@ class AsyncSQLBulk(AsyncRepositoryBase[T], Generic[T]):
         batches = self._batches
         if not batches.supports(writes):
             return await self._each(writes)
-        if self.records.tombstones is not None and writes[0].action in ("insert", "delete"):
-            await self._tombstones_ready()
+        await self._tables_ready(writes[0])  # the tombstone table, on first use
         try:
             return await self._run_plan(  # type: ignore[no-any-return]
                 batches.write_plan(writes), transaction=batches.needs_transaction(writes)

@@ -48,7 +48,7 @@ class SQLBulk(RepositoryBase[T], Generic[T]):
     def _run_plan(self, plan: Plan, *, transaction: bool) -> Any:
         raise NotImplementedError
 
-    def _tombstones_ready(self) -> None:
+    def _tables_ready(self, step: Write) -> None:
         raise NotImplementedError
 
     def _caller_connection(self) -> Connection:
@@ -78,8 +78,7 @@ class SQLBulk(RepositoryBase[T], Generic[T]):
         batches = self._batches
         if not batches.supports(writes):
             return self._each(writes)
-        if self.records.tombstones is not None and writes[0].action in ("insert", "delete"):
-            self._tombstones_ready()
+        self._tables_ready(writes[0])  # the tombstone table, on first use
         try:
             return self._run_plan(  # type: ignore[no-any-return]
                 batches.write_plan(writes), transaction=batches.needs_transaction(writes)

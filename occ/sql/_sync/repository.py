@@ -15,6 +15,7 @@ from occ._core.decisions import Resolver
 from occ._core.retry import RetryPolicy
 from occ._core.steps import Read, Stored, Write
 from occ.errors import ConfigurationError
+from occ.policies import outbox_for
 from occ.sql._binds import Connection, Engine, Session
 from occ.sql._dberrors import aborts_transaction
 from occ.sql._engines import (
@@ -28,10 +29,11 @@ from occ.sql._engines import (
 from occ.sql._fast import raw_runner
 from occ.sql._guard import aborted_by, mark_aborted
 from occ.sql._mapping import EntityMap
-from occ.sql._records import TOMBSTONES, Plan, SQLRecords
+from occ.sql._records import Plan, SQLRecords
 from occ.sql._statements import DriverSQL
 from occ.sql._sync.bulk import SQLBulk
 from occ.sql._tombstones import created, ensure
+from occ.sync._outbox import Outbox, as_outbox
 
 __all__ = ["Repository", "execute"]
 
@@ -77,6 +79,9 @@ class Repository(SQLBulk[T], Generic[T]):
             the row's last 8 writes, so that after a lost reply occ can tell
             whether its write applied even when others wrote since (without
             it, only when nobody did: see :class:`~occ.UnknownOutcomeError`).
+        outbox: emit a change event in the same transaction as every write that
+            changes a row (an :class:`occ.sync.Outbox`, or ``True`` for its
+            defaults); default: the one registered in :mod:`occ.policies`, if any.
         on_point: called with each named yield point (tests and schedulers).
 
     Raises:
@@ -95,6 +100,7 @@ class Repository(SQLBulk[T], Generic[T]):
         version_type: str = "int",
         token_column: str | None = None,
         tombstones: bool = True,
+        outbox: Outbox | bool | None = None,
         on_point: Any = None,
     ) -> None:
         if isinstance(bind, Engine):
@@ -119,7 +125,11 @@ class Repository(SQLBulk[T], Generic[T]):
             entity, policy=policy, policy_keys=(model,), retry=retry, on_point=on_point
         )
         self.entity = entity
-        self.records = SQLRecords(entity, engine.dialect, tombstones=tombstones)
+        if outbox is None:
+            outbox = outbox_for(model, entity.table.name)
+        self.records = SQLRecords(
+            entity, engine.dialect, tombstones=tombstones, outbox=as_outbox(outbox)
+        )
         self.bind = bind
         self.engine = engine
         self._caller = bind is not engine
@@ -181,20 +191,20 @@ class Repository(SQLBulk[T], Generic[T]):
         raw = self.records.driver_sql_only(step)
         return self._on_engine(self.records.read_plan(step), transaction=False, raw=raw)  # type: ignore[no-any-return]
 
-    def _tombstones_ready(self) -> None:
-        """Create the tombstone table on first use (see :mod:`occ.sql._tombstones`)."""
-        if not ensure(self.engine, TOMBSTONES):
-            return
-        if self._caller and self.engine.dialect.name == "sqlite":
-            # SQLite: a second connection would wait on the caller's write lock.
-            create_tables(self._caller_connection(), TOMBSTONES)
-        else:
-            create_tables(self.engine, TOMBSTONES)
-        created(self.engine, TOMBSTONES)
+    def _tables_ready(self, step: Write) -> None:
+        """Create the tombstone and outbox tables on first use (see :mod:`occ.sql._tombstones`)."""
+        for table in self.records.tables(step):
+            if not ensure(self.engine, table):
+                continue
+            if self._caller and self.engine.dialect.name == "sqlite":
+                # SQLite: a second connection would wait on the caller's write lock.
+                create_tables(self._caller_connection(), table)
+            else:
+                create_tables(self.engine, table)
+            created(self.engine, table)
 
     def _write(self, step: Write) -> Any:
-        if self.records.tombstones is not None and step.action in ("insert", "delete"):
-            self._tombstones_ready()
+        self._tables_ready(step)
         try:
             if self._caller:
                 return execute(self._caller_connection(), self.records.write_plan(step))

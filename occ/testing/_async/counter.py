@@ -55,4 +55,6 @@ def acounter_workload(
             await repo.delete(key, expected_version=found.version)
         await repo.insert(new(key))
 
-    return AsyncWorkload(write=write, read=read, reset=reset, counters=(field,))
+    return AsyncWorkload(
+        write=write, read=read, reset=reset, counters=(field,), deltas={field: delta}
+    )

@@ -32,7 +32,7 @@ async def _op(
     token: str,
     errors: list[BaseException],
 ) -> None:
-    with recording(history, me, key, token, errors) as written:
+    with recording(history, me, key, token, errors, workload.deltas) as written:
         written.append(await workload.write(key, token))
 
 

@@ -56,4 +56,4 @@ def counter_workload(
             repo.delete(key, expected_version=found.version)
         repo.insert(new(key))
 
-    return Workload(write=write, read=read, reset=reset, counters=(field,))
+    return Workload(write=write, read=read, reset=reset, counters=(field,), deltas={field: delta})

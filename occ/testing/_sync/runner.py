@@ -33,7 +33,7 @@ def _op(
     token: str,
     errors: list[BaseException],
 ) -> None:
-    with recording(history, me, key, token, errors) as written:
+    with recording(history, me, key, token, errors, workload.deltas) as written:
         written.append(workload.write(key, token))
 
 

@@ -1,0 +1,233 @@
+"""``occ.sync.AsyncRelay``: publishes an outbox's events after commit, at least once.
+
+One loop: lease partitions, read their pending events in order, publish them
+(the publisher returns once the broker confirmed them), mark them published.
+A relay that dies between publishing and marking publishes the same events
+again after its lease expires (at least once; consumers discard duplicates by
+version). While the broker is down the relay backs off exponentially.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from occ._modes import asleep
+from occ.errors import ConfigurationError
+from occ.sql._binds import AsyncEngine
+from occ.sql._engines import acreate_tables
+from occ.sync._event import Event
+from occ.sync._relay_sql import OutboxStatus, RelaySQL, event_of, utcnow
+
+__all__ = ["AsyncOutboxReader", "AsyncPublisher", "AsyncRelay"]
+
+log = logging.getLogger("occ.sync.relay")
+
+
+class AsyncPublisher(Protocol):
+    """What a relay publishes through: a broker's client (or your own).
+
+    ``publish`` returns only once the broker has accepted every event
+    (confirms); it raises if any may be lost. A key's events must be
+    published in the order given.
+    """
+
+    async def publish(self, events: Sequence[Event]) -> None: ...
+
+
+class AsyncOutboxReader:
+    """The outbox table of a service database, as a relay reads it.
+
+    Args:
+        engine: the service's ``AsyncEngine``.
+        table: the outbox table's name (as given to :class:`~occ.sync.Outbox`).
+    """
+
+    def __init__(self, engine: AsyncEngine, table: str = "occ_outbox") -> None:
+        if not isinstance(engine, AsyncEngine):
+            raise ConfigurationError(
+                f"a relay reads an outbox through an AsyncEngine, got {engine!r}"
+            )
+        self.engine = engine
+        self.sql = RelaySQL(table)
+        self._ready = False
+
+    async def ready(self) -> None:
+        """Create the outbox and lease tables if they do not exist, and the lease rows."""
+        for attempt in range(3):
+            if self._ready:
+                return
+            try:
+                await acreate_tables(self.engine, self.sql.table, self.sql.leases)
+                async with self.engine.begin() as conn:
+                    have = set((await conn.execute(self.sql.existing)).scalars())
+                    missing = [row for row in self.sql.seed if row["partition_no"] not in have]
+                    if missing:
+                        await conn.execute(self.sql.insert_leases, missing)
+                self._ready = True
+            except sa.exc.DBAPIError:
+                if attempt == 2:
+                    raise
+                await asleep(0.1)  # another relay created them at the same moment
+
+    async def claim(self, owner: str, ttl: float, limit: int) -> list[int]:
+        """Take or renew up to ``limit`` partition leases; the partitions now held."""
+        await self.ready()
+        now = time.time()
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(self.sql.lease_rows)).all()
+            mine = [p for p, who, until in rows if who == owner and until >= now]
+            free = [p for p, who, until in rows if who != owner and (who is None or until < now)]
+            wanted = (mine + free)[:limit]
+            held = []
+            for p in wanted:
+                args = {"p": p, "me": owner, "now": now, "until": now + ttl}
+                if (await conn.execute(self.sql.take, args)).rowcount == 1:
+                    held.append(p)
+            return held
+
+    async def release(self, owner: str) -> None:
+        """Give back every lease of ``owner`` (a clean stop)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(self.sql.release, {"me": owner})
+
+    async def pending(self, partitions: Sequence[int], limit: int) -> list[Event]:
+        """The oldest unpublished events of ``partitions``, in order."""
+        if not partitions:
+            return []
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(self.sql.pending(partitions, limit))).all()
+        return [event_of(row) for row in rows]
+
+    async def mark(self, events: Sequence[Event]) -> None:
+        """Mark ``events`` published."""
+        ids = [e.position for e in events]
+        async with self.engine.begin() as conn:
+            await conn.execute(self.sql.mark, {"ids": ids, "at": utcnow()})
+
+    async def purge(self, older_than: dt.timedelta) -> int:
+        """Delete the events published more than ``older_than`` ago; how many."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(self.sql.purge(utcnow() - older_than))
+            return int(result.rowcount)
+
+    async def status(self) -> OutboxStatus:
+        """Pending events, seconds since the oldest was written, published events, leases."""
+        await self.ready()
+        async with self.engine.connect() as conn:
+            pending, oldest, published = (await conn.execute(self.sql.status())).one()
+            leases = (await conn.execute(self.sql.lease_rows)).all()
+        lag = 0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+        now = time.time()
+        return OutboxStatus(
+            pending=int(pending),
+            lag=lag,
+            published=int(published),
+            leases={p: (who if until >= now else None) for p, who, until in leases},
+        )
+
+
+class AsyncRelay:
+    """Publishes the pending events of an outbox, in order per key, at least once.
+
+    Args:
+        outbox: the outbox to read (:class:`AsyncOutboxReader`, or the Mongo outbox).
+        publisher: where events go (a broker, or your own :class:`AsyncPublisher`).
+        batch: events per round (bounded reads, bounded broker batches).
+        lease: seconds a partition lease lasts; renewed every round. A relay
+            that dies holds its partitions this long.
+        partitions: at most this many partitions per relay (default: all free ones);
+            several relays share the outbox when each takes fewer than all.
+        poll: seconds between rounds while nothing is pending.
+        retention: published events older than this are deleted (``None``: kept).
+        backoff: first and longest sleep (seconds) while the broker fails.
+        owner: this relay's name in the lease table (default: host, pid, random).
+    """
+
+    def __init__(
+        self,
+        outbox: Any,
+        publisher: Any,
+        *,
+        batch: int = 500,
+        lease: float = 30.0,
+        partitions: int | None = None,
+        poll: float = 0.2,
+        retention: dt.timedelta | None = dt.timedelta(days=1),
+        backoff: tuple[float, float] = (0.2, 10.0),
+        owner: str | None = None,
+    ) -> None:
+        if type(batch) is not int or batch < 1:
+            raise ConfigurationError(f"batch must be an int >= 1, got {batch!r}")
+        self.outbox = outbox
+        self.publisher = publisher
+        self.batch = batch
+        self.lease = lease
+        self.partitions = partitions or 1 << 30
+        self.poll = poll
+        self.retention = retention
+        self.backoff = backoff
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        #: events published, rounds that failed, events purged.
+        self.published = 0
+        self.failures = 0
+        self.purged = 0
+        self._last_purge = 0.0
+
+    async def run_once(self) -> int:
+        """One round: lease, read, publish, mark; the number of events published.
+
+        Raises whatever the publisher raised (nothing marked then).
+        """
+        held = await self.outbox.claim(self.owner, self.lease, self.partitions)
+        events = await self.outbox.pending(held, self.batch)
+        if not events:
+            return 0
+        await self.publisher.publish(events)
+        await self.outbox.mark(events)
+        self.published += len(events)
+        return len(events)
+
+    async def run(self, stop: Any = None, *, seconds: float | None = None) -> int:
+        """Relay until ``stop.is_set()`` (an ``asyncio.Event`` or ``threading.Event``) or
+        for ``seconds``; the number of events published. Leases are released at the end."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        delay = self.backoff[0]
+        total = 0
+        try:
+            while (stop is None or not stop.is_set()) and (
+                deadline is None or time.monotonic() < deadline
+            ):
+                try:
+                    n = await self.run_once()
+                except Exception as exc:  # the broker or the database is down: back off
+                    self.failures += 1
+                    log.warning("occ relay %s: %s; retrying in %.1fs", self.owner, exc, delay)
+                    await asleep(delay)
+                    delay = min(self.backoff[1], delay * 2)
+                    continue
+                delay = self.backoff[0]
+                total += n
+                await self._maybe_purge()
+                if n < self.batch:
+                    await asleep(self.poll)
+        finally:
+            try:
+                await self.outbox.release(self.owner)
+            except Exception as exc:  # the database is gone: the leases expire by themselves
+                log.warning("occ relay %s: could not release its leases: %s", self.owner, exc)
+        return total
+
+    async def _maybe_purge(self) -> None:
+        if self.retention is None or time.monotonic() - self._last_purge < 60.0:
+            return
+        self._last_purge = time.monotonic()
+        self.purged += await self.outbox.purge(self.retention)

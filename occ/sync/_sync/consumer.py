@@ -1,0 +1,158 @@
+# Generated from occ/sync/_async/consumer.py by scripts/unasync.py: edit that file.
+"""``occ.sync.Consumer``: delivers a broker's events to a replica (or any callable).
+
+Each event is acknowledged only after its handler returned: a consumer
+killed between applying and acknowledging gets the event again, and the
+replica answers ``duplicate``. A handler that fails is retried with
+exponential backoff; after ``attempts`` failures, or at once for an invalid
+event, the event goes to the dead-letter destination with the reason. A
+replica's ``gap`` (a changes-only event whose previous version has not been
+applied yet) is held back, unacknowledged, and tried again after each batch
+until ``gap_timeout``, then dead-lettered.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from occ._modes import call, sleep
+from occ.errors import ConfigurationError
+from occ.sync._delivery import Delivery
+from occ.sync._event import Event, EventError, decode
+
+__all__ = ["Consumer"]
+
+log = logging.getLogger("occ.sync.consumer")
+
+
+class Consumer:
+    """A consumer loop: fetch, apply, acknowledge; retry, hold gaps, dead-letter.
+
+    Args:
+        subscriber: a broker subscriber (``RedisSubscriber``,
+            ``NatsSubscriber``, ``RabbitSubscriber``, or your own with
+            ``fetch(count, timeout)``, ``ack(deliveries)``, ``dead_letter(delivery, reason)``).
+        handler: a replica (its ``apply`` is called) or a callable of an
+            :class:`~occ.sync.Event` (sync or async); it returns an outcome or ``None``.
+        batch: events fetched at a time.
+        attempts: tries of a failing handler before the event is dead-lettered.
+        backoff: first and longest sleep (seconds) between tries.
+        gap_timeout: seconds an event held back for a gap waits before it is dead-lettered.
+    """
+
+    def __init__(
+        self,
+        subscriber: Any,
+        handler: Any,
+        *,
+        batch: int = 100,
+        attempts: int = 5,
+        backoff: tuple[float, float] = (0.05, 2.0),
+        gap_timeout: float = 30.0,
+    ) -> None:
+        apply = getattr(handler, "apply", handler)
+        if not callable(apply):
+            raise ConfigurationError(f"a handler is a replica or a callable, got {handler!r}")
+        self.subscriber = subscriber
+        self.handle: Callable[[Event], Any] = apply
+        self.batch = batch
+        self.attempts = attempts
+        self.backoff = backoff
+        self.gap_timeout = gap_timeout
+        #: outcomes of the events handled (``applied``, ``stale``, ``duplicate``, ``dead``...).
+        self.counts: Counter[str] = Counter()
+        self._held: list[tuple[Delivery, Event]] = []
+
+    def run_once(self, timeout: float = 0.5) -> int:
+        """Fetch one batch and settle it; the number of events acknowledged or dead-lettered."""
+        deliveries = self.subscriber.fetch(self.batch, timeout)
+        settled = 0
+        for delivery in deliveries:
+            settled += self._one(delivery)
+        settled += self._retry_held()
+        return settled
+
+    def run(self, stop: Any = None, *, seconds: float | None = None) -> int:
+        """Consume until ``stop.is_set()`` or for ``seconds``; events settled.
+
+        Events held back for a gap are left unacknowledged: the broker
+        delivers them again to the next consumer.
+        """
+        deadline = None if seconds is None else time.monotonic() + seconds
+        total = 0
+        delay = self.backoff[0]
+        while (stop is None or not stop.is_set()) and (
+            deadline is None or time.monotonic() < deadline
+        ):
+            try:
+                total += self.run_once()
+                delay = self.backoff[0]
+            except Exception as exc:  # the broker went away: back off and reconnect
+                log.warning("occ consumer: %s; retrying in %.1fs", exc, delay)
+                sleep(delay)
+                delay = min(self.backoff[1], delay * 2)
+        return total
+
+    def _one(self, delivery: Delivery) -> int:
+        try:
+            event = decode(delivery.data)
+        except EventError as exc:
+            return self._dead(delivery, f"invalid event: {exc.reason}")
+        outcome = self._apply(delivery, event)
+        if outcome is None:
+            return 1
+        if outcome == "gap":
+            delivery.seen = time.monotonic()
+            self._held.append((delivery, event))
+            return 0
+        self.subscriber.ack([delivery])
+        self.counts[outcome] += 1
+        return 1
+
+    def _apply(self, delivery: Delivery, event: Event) -> str | None:
+        """The handler's outcome; ``None`` when the event was dead-lettered."""
+        delay = self.backoff[0]
+        for attempt in range(1, self.attempts + 1):
+            try:
+                outcome = call(self.handle, event, "the consumer's handler")
+                return outcome if isinstance(outcome, str) else "handled"
+            except EventError as exc:
+                self._dead(delivery, f"rejected: {exc.reason}")
+                return None
+            except Exception as exc:
+                if attempt == self.attempts:
+                    reason = f"failed {attempt} times: {type(exc).__name__}: {exc}"
+                    self._dead(delivery, reason)
+                    return None
+                self.counts["retried"] += 1
+                sleep(delay)
+                delay = min(self.backoff[1], delay * 2)
+        return None  # pragma: no cover - the loop always returns
+
+    def _retry_held(self) -> int:
+        held, self._held = self._held, []
+        settled = 0
+        for delivery, event in sorted(held, key=lambda item: item[1].order):
+            outcome = self._apply(delivery, event)
+            if outcome is None:
+                settled += 1
+            elif outcome != "gap":
+                self.subscriber.ack([delivery])
+                self.counts[outcome] += 1
+                settled += 1
+            elif time.monotonic() - (delivery.seen or 0.0) > self.gap_timeout:
+                reason = f"gap: version {event.previous} of {event.key!r} never arrived"
+                settled += self._dead(delivery, reason)
+            else:
+                self._held.append((delivery, event))
+        return settled
+
+    def _dead(self, delivery: Delivery, reason: str) -> int:
+        log.warning("occ consumer: dead-lettering an event: %s", reason)
+        self.subscriber.dead_letter(delivery, reason)
+        self.counts["dead"] += 1
+        return 1
