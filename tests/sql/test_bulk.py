@@ -353,3 +353,27 @@ def scanned(repo: Any, where: Any, **options: Any) -> list[Any]:
         loop: asyncio.AbstractEventLoop = repo._loop
         return loop.run_until_complete(collect())
     return [v.key for v in pages]
+
+
+def test_batches_of_an_entity_with_an_outbox_emit_one_event_per_write_that_applied(
+    engine: sa.Engine,
+) -> None:
+    from tests.sync.models import make_source, outbox_rows, profile
+
+    table, outbox = make_source(engine)
+    repo = occ.sql.Repository(engine, table, outbox=outbox)
+    assert repo.insert_many([profile(k) for k in (1, 2, 3)]).ok
+    repo.update(2, {"name": "theirs"}, expected_version=1)
+    result = repo.update_many([(k, {"name": "batch"}, 1) for k in (1, 2, 3)])
+    assert outcomes(result) == ["written", "conflict", "written"]
+    assert outcomes(repo.delete_many([(3, 2), (1, 1)])) == ["deleted", "conflict"]
+    events = [(r.operation, r.entity_key, r.version) for r in outbox_rows(engine, outbox.table)]
+    assert events == [
+        ("insert", "[1]", 1),
+        ("insert", "[2]", 1),
+        ("insert", "[3]", 1),
+        ("update", "[2]", 2),
+        ("update", "[1]", 2),
+        ("update", "[3]", 2),
+        ("delete", "[3]", 2),
+    ]
