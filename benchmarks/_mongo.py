@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks._backends import PREFIX, TABLE
+from benchmarks._bulk import bulk_mongo
 from benchmarks._timing import Measured, interleave, record, timed_round
 from occ.testing.databases import DatabaseUnavailableError, private_database
 from occ.testing.mongo_server import mongo_server
@@ -173,6 +174,8 @@ def _run_systems(
                     )
                 )
             out.append(_beanie(uri, workload, settings, emulated))
+        if "bulk" in workloads:
+            out += bulk_mongo(coll, counter, settings, log)
     finally:
         client.close()
     return out
@@ -282,7 +285,7 @@ def run(
     settings: Any, workloads: set[str], log: Callable[[str], None]
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Every Mongo system, or no records and why not."""
-    if not workloads & {"blind_update", "read_modify_write"}:
+    if not workloads & {"blind_update", "read_modify_write", "bulk"}:
         return [], None
     with contextlib.ExitStack() as stack:
         try:

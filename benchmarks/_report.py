@@ -7,6 +7,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from benchmarks._bulk_report import bulk_markdown, bulk_plot, bulk_targets
+
 __all__ = ["ratios", "write_all"]
 
 Record = dict[str, Any]
@@ -113,7 +115,7 @@ def ratios(records: list[Record]) -> list[tuple[str, str, float | None, str]]:
             continue
         value = float(rec["ops_per_s"]) / float(locked["ops_per_s"])
         add(f"contention goodput occ/pessimistic >= 1 (K={writers}, H={rows})", backend, value, 1.0)
-    return out
+    return out + bulk_targets(records)
 
 
 def markdown(records: list[Record], meta: dict[str, Any]) -> str:
@@ -177,6 +179,7 @@ def markdown(records: list[Record], meta: dict[str, Any]) -> str:
             f"{r.get('peak_rss_start_mb')} MB → {r['peak_rss_mb']} MB.",
             "",
         ]
+    lines += bulk_markdown(records)
     lines += ["### targets", "", "| target | backend | measured | |", "|---|---|---:|---|"]
     for target, backend, value, verdict in ratios(records):
         lines.append(f"| {target} | {backend} | {_fmt(value, 2)} | {verdict} |")
@@ -247,7 +250,7 @@ def plots(records: list[Record], out: Path) -> list[Path]:
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)
-    return written
+    return written + bulk_plot(records, out)
 
 
 def write_all(records: list[Record], meta: dict[str, Any], out: Path) -> list[Path]:

@@ -27,6 +27,7 @@ from benchmarks._backends import (
     reset_rows,
     sql_backends,
 )
+from benchmarks._bulk import bulk_sql
 from benchmarks._contention import CONTENTION_SYSTEMS, Cell, run_cell
 from benchmarks._counting import count_sql
 from benchmarks._report import ratios, write_all
@@ -38,7 +39,7 @@ from occ.testing.databases import DatabaseUnavailableError
 __all__ = ["Settings", "main"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
-WORKLOADS = ("blind_update", "read_modify_write", "contention", "soak")
+WORKLOADS = ("blind_update", "read_modify_write", "contention", "soak", "bulk")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class Settings:
     contention_rounds: int
     contention_seconds: float
     soak_ops: int
+    bulk_rows: tuple[int, ...] = (10, 100, 1000)  # N, the rows of one batch
+    bulk_count: int = 5  # batches of the (untimed) round-trip counting pass
 
 
 MODES = {
@@ -63,7 +66,7 @@ MODES = {
         "full", 9, 0.5, 10**9, 1000, 200, (1, 2, 4, 8, 16), (1, 10, 1000), 3, 1.0, 1_000_000
     ),
     "quick": Settings("quick", 3, 0.2, 10**9, 1000, 50, (1, 4, 16), (1, 1000), 2, 0.3, 50_000),
-    "smoke": Settings("smoke", 1, 0.05, 5, 10, 5, (2,), (1,), 1, 0.1, 300),
+    "smoke": Settings("smoke", 1, 0.05, 5, 10, 5, (2,), (1,), 1, 0.1, 300, (10, 100), 1),
 }
 
 
@@ -279,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             log(f"{backend.name} on {sa.make_url(backend.url)}")
             records += single_writer(backend, settings, workloads)
+            if "bulk" in workloads:
+                records += bulk_sql(backend, settings, log)
             if "contention" in workloads and backend.row_locks:
                 records += contention(backend, settings)
     if wanted is None or "mongo" in wanted:

@@ -9,10 +9,12 @@ this package imports no database driver.
 from __future__ import annotations
 
 from occ import policies, resolvers
+from occ._core.batch import BulkResult, Found, ItemResult
 from occ._core.model import Conflict, Versioned
 from occ._core.retry import RetryPolicy
 from occ.errors import (
     AlreadyExistsError,
+    BatchAbortedError,
     ConfigurationError,
     ConflictError,
     DeletedError,
@@ -28,10 +30,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExistsError",
+    "BatchAbortedError",
+    "BulkResult",
     "ConfigurationError",
     "Conflict",
     "ConflictError",
     "DeletedError",
+    "Found",
+    "ItemResult",
     "NotFoundError",
     "OCCError",
     "RetryExhaustedError",

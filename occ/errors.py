@@ -11,6 +11,7 @@ OCCError
 │   ├── RetryExhaustedError  the retry budget ran out; `.conflict` is the last one
 │   └── TransactionAbortedError  the database ended the caller's transaction
 ├── UnknownOutcomeError      a reply was lost and occ cannot tell whether the write applied
+├── BatchAbortedError        an all-or-nothing batch failed on another item: nothing written
 └── ConfigurationError       a model, column or client that cannot be versioned
 ```
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AlreadyExistsError",
+    "BatchAbortedError",
     "ConfigurationError",
     "ConflictError",
     "DeletedError",
@@ -160,4 +162,25 @@ class UnknownOutcomeError(OCCError):
             f"{entity} {key!r}: the reply to a write expecting version {expected_version!r} was "
             f"lost and whether it applied cannot be known ({reason}); read it again before "
             "deciding to write again"
+        )
+
+
+class BatchAbortedError(OCCError):
+    """An all-or-nothing batch (``atomic=True``) failed on another of its items.
+
+    Nothing of the batch was written: the item that carries this error was
+    fine, and :attr:`cause` is the error of the item that failed (the first
+    one, in input order).
+
+    Attributes:
+        index: the position of that failed item in the batch.
+        cause: its error.
+    """
+
+    def __init__(self, index: int, cause: BaseException) -> None:
+        self.index = index
+        self.cause = cause
+        super().__init__(
+            f"not written: the all-or-nothing batch failed at item {index} ({cause}); "
+            "nothing of it was written"
         )

@@ -38,8 +38,11 @@ FIELDS = {
     "retries": int,
     "peak_rss_mb": (float, int, type(None)),
 }
-WORKLOADS = {"blind_update", "read_modify_write", "contention", "soak"}
-SYSTEMS = {"occ", "dbapi", "core", "core_cached", "orm", "pessimistic", "pymongo", "beanie"}
+WORKLOADS = {"blind_update", "read_modify_write", "contention", "soak", "bulk"}
+SYSTEMS = {
+    *("occ", "dbapi", "core", "core_cached", "orm", "pessimistic", "pymongo", "beanie"),
+    *("occ_loop", "orm_bulk"),
+}
 BACKENDS = {"sqlite", "sqlite_memory", "mariadb", "postgresql", "mongo"}
 #: the line the benchmark logs when it starts on a SQL database: "<backend> on <url>".
 DATABASE_LOG = re.compile(r"^(sqlite|mariadb|postgresql) on (\S+)$", re.M)
@@ -82,7 +85,7 @@ def smoke(
             assert database.startswith("occ_bench_"), url
             assert database not in _sql_admin.list_names(servers[name]), f"{url} left behind"
     records = json.loads((out / "latest.json").read_text())
-    for name in ("latest.md", "blind_update.png", "read_modify_write.png"):
+    for name in ("latest.md", "blind_update.png", "read_modify_write.png", "bulk.png"):
         assert (out / name).stat().st_size > 0, name
     if os.environ.get("OCC_MONGODB_URI") or IN_CI:
         expected.add("mongo")
@@ -117,6 +120,29 @@ def test_smoke_covers_every_reachable_backend_and_workload(
     assert {r["workload"] for r in records if r["backend"] == "sqlite_memory"} >= {"soak"}
     if {"mariadb", "postgresql"} & expected:
         assert any(r["workload"] == "contention" for r in records)
+
+
+def test_bulk_records_every_system_at_every_batch_size(
+    smoke: tuple[list[dict[str, object]], set[str]],
+) -> None:
+    records, expected = smoke
+    for backend in expected:
+        cells = {
+            (r["rows"], r["system"]): r
+            for r in records
+            if (r["backend"], r["workload"]) == (backend, "bulk")
+        }
+        systems = {"occ", "occ_loop", "pymongo"} if backend == "mongo" else set(BULK_SQL)
+        assert set(cells) == {(n, s) for n in (10, 100) for s in systems}, backend
+        # a batch of occ's update_many is a constant number of round trips, whatever N
+        assert (
+            cells[(10, "occ")]["round_trips_per_batch"]
+            == cells[(100, "occ")]["round_trips_per_batch"]
+        )
+        assert cells[(100, "occ_loop")]["round_trips_per_batch"] >= 100
+
+
+BULK_SQL = ("occ", "occ_loop", "dbapi", "orm_bulk")
 
 
 def test_round_trips_are_counted_for_occ(

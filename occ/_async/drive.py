@@ -1,57 +1,83 @@
 """The one step loop: run a core flow to its end, performing each step it yields.
 
 A backend gives how to perform a :class:`~occ._core.steps.Read` and a
-:class:`~occ._core.steps.Write`; everything else a flow yields (backoff, the
-user's function, yield points, resolver effects) is performed here, once per
-mode. Every repository (SQL, MongoDB, in-memory) and the ORM flush run it.
+:class:`~occ._core.steps.Write` (and their batch forms, and the release of a
+held row lock); everything else a flow yields (backoff, the user's function,
+yield points, resolver effects) is performed here, once per mode. Every
+repository (SQL, MongoDB, in-memory) and the ORM flush run it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
 
 from occ._async.effects import aperform
-from occ._core.flow import Flow
-from occ._core.steps import Applied, Backoff, Call, Point, Read, Release, Write
+from occ._core.steps import (
+    Backoff,
+    Call,
+    Point,
+    Read,
+    ReadMany,
+    Release,
+    Step,
+    Write,
+    WriteMany,
+)
 from occ._modes import acall, asleep
 
 __all__ = ["drive"]
 
+R = TypeVar("R")
+
+#: the steps a backend performs (an error there is thrown into the flow).
+_BACKEND = (Write, Read, Release, WriteMany, ReadMany)
+
 
 async def drive(
-    flow: Flow,
+    flow: Generator[Step, Any, R],
     *,
     read: Callable[[Read], Any],
     write: Callable[[Write], Any],
     on_point: Callable[[Point], Any] | None = None,
     release: Callable[[Release], Any] | None = None,
-) -> Applied:
+    read_many: Callable[[ReadMany], Any] | None = None,
+    write_many: Callable[[WriteMany], Any] | None = None,
+) -> R:
     """Perform each step of ``flow`` and return what it returns.
 
-    An error performing a read or a write is thrown into the flow at that step,
+    An error performing a backend step is thrown into the flow at that step,
     so that it can release a row lock it holds before the error goes on.
 
     Args:
-        flow: a core flow generator.
+        flow: a core flow generator (or several in lockstep, see :mod:`occ._core.lockstep`).
         read: performs a Read (returns ``Stored | None``).
         write: performs a Write (returns ``Applied | Missed | Lost``).
         on_point: the repository's scheduler hook, if any.
         release: ends the transaction of a held row lock (backends that lock rows).
+        read_many: performs a ReadMany (one ``Stored | None`` per key), for batch flows.
+        write_many: performs a WriteMany (one outcome per write), for batch flows.
     """
     try:
         step = next(flow)
         while True:
             kind = type(step)
             result: Any = None
-            if kind is Write or kind is Read or kind is Release:
+            if kind in _BACKEND:
                 try:
                     if kind is Write:
                         result = await write(step)  # type: ignore[arg-type]
                     elif kind is Read:
                         result = await read(step)  # type: ignore[arg-type]
-                    elif release is not None:
-                        await release(step)  # type: ignore[arg-type]
+                    elif kind is Release:
+                        if release is not None:
+                            await release(step)  # type: ignore[arg-type]
+                    elif kind is WriteMany:
+                        assert write_many is not None
+                        result = await write_many(step)  # type: ignore[arg-type]
+                    else:
+                        assert read_many is not None
+                        result = await read_many(step)  # type: ignore[arg-type]
                 except Exception as exc:
                     step = flow.throw(exc)
                     continue
@@ -67,5 +93,5 @@ async def drive(
                 await aperform(step)  # type: ignore[arg-type]
             step = flow.send(result)
     except StopIteration as stop:
-        applied: Applied = stop.value
-        return applied
+        value: R = stop.value
+        return value

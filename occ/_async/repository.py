@@ -1,5 +1,5 @@
 """The repository contract, written once: ``find``, ``get``, ``insert``, ``update``,
-``save``, ``delete``, ``modify``.
+``save``, ``delete``, ``modify`` (and the many-key methods of :mod:`occ._async.bulk`).
 
 A backend subclasses :class:`AsyncRepositoryBase` with a codec (see
 :class:`~occ._core.repository.RepositoryCore`) and two methods that perform
@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
+from occ._async.bulk import AsyncBulkMethods
 from occ._async.drive import drive
 from occ._core.flow import Flow
 from occ._core.model import Versioned
-from occ._core.repository import RepositoryCore
-from occ._core.steps import Applied, Read, Release, Stored, Write
+from occ._core.steps import Applied, Read, Stored, Write
 from occ.errors import NotFoundError
 
 __all__ = ["AsyncRepositoryBase"]
@@ -23,7 +23,7 @@ __all__ = ["AsyncRepositoryBase"]
 T = TypeVar("T")
 
 
-class AsyncRepositoryBase(RepositoryCore[T], Generic[T]):
+class AsyncRepositoryBase(AsyncBulkMethods[T], Generic[T]):
     """The contract methods of every repository; a backend performs reads and writes."""
 
     async def _read(self, step: Read) -> Stored | None:
@@ -33,9 +33,6 @@ class AsyncRepositoryBase(RepositoryCore[T], Generic[T]):
     async def _write(self, step: Write) -> Any:
         """Perform one conditional write: :class:`Applied` or :class:`Missed`."""
         raise NotImplementedError
-
-    async def _release(self, step: Release) -> None:
-        """End the transaction of a held row lock (backends without row locks hold none)."""
 
     async def _run(self, flow: Flow) -> Applied:
         return await drive(

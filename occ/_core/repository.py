@@ -181,6 +181,12 @@ class RepositoryCore(Generic[T]):
     # -- flows ------------------------------------------------------------------
 
     def _insert_flow(self, value: Any) -> Flow:
+        key, record, fresh = self._insert_record(value)
+        return insert_flow(self._config(), key, record, fresh=fresh)
+
+    def _insert_record(self, value: Any) -> tuple[Any, dict[str, Any], bool]:
+        """The key (``None``: the database assigns it), the record of a value to insert and
+        whether the key was generated for it (see :meth:`Codec.insert`)."""
         codec = self.codec
         codec.check_value(value)
         version = codec.version_of(value)
@@ -189,8 +195,7 @@ class RepositoryCore(Generic[T]):
                 f"this {codec.name} already carries version {version!r}: insert() starts "
                 "at the first version; to change a stored one use update() or save()"
             )
-        key, record, fresh = codec.insert(value)
-        return insert_flow(self._config(), key, record, fresh=fresh)
+        return codec.insert(value)
 
     def _update_flow(self, key: Any, changes: Any, expected_version: Any, base: Any) -> Flow:
         codec = self.codec

@@ -24,10 +24,12 @@ __all__ = [
     "Notify",
     "Point",
     "Read",
+    "ReadMany",
     "Release",
     "Step",
     "Stored",
     "Write",
+    "WriteMany",
 ]
 
 #: ``commute``: the commutative fast path, atomic operations without a version check.
@@ -116,6 +118,35 @@ class Release:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadMany:
+    """Read several keys at once; result: one ``Stored | None`` per key, in order.
+
+    A backend reads them in a constant number of round trips (one query by a
+    list of keys); ``locking`` and ``primary`` as for :class:`Read`. Batch
+    flows (:mod:`occ._core.lockstep`) yield it for the reads their items need
+    together.
+    """
+
+    keys: tuple[Any, ...]
+    locking: bool = False
+    primary: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WriteMany:
+    """Several conditional writes of one action, sent together.
+
+    Result: one outcome per write, in order: :class:`Applied`, :class:`Missed`,
+    :class:`Lost`, or the exception that write alone met (it fails that item
+    only). Each write keeps its own guard and token; a backend performs them
+    in a constant number of round trips where it can, and attributes each
+    outcome to its write. An error of the whole batch is raised.
+    """
+
+    writes: tuple[Write, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Backoff:
     """Sleep before the next attempt; result: ``None``."""
 
@@ -175,7 +206,7 @@ class Notify:
 #: what a resolver may ask the driver to do before its decision applies.
 Effect = Archive | Notify
 
-Step = Read | Write | Release | Backoff | Point | Call | Archive | Notify
+Step = Read | Write | Release | Backoff | Point | Call | Archive | Notify | ReadMany | WriteMany
 
 
 @dataclass(frozen=True, slots=True)

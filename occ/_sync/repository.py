@@ -1,6 +1,6 @@
 # Generated from occ/_async/repository.py by scripts/unasync.py: edit that file.
 """The repository contract, written once: ``find``, ``get``, ``insert``, ``update``,
-``save``, ``delete``, ``modify``.
+``save``, ``delete``, ``modify`` (and the many-key methods of :mod:`occ._sync.bulk`).
 
 A backend subclasses :class:`RepositoryBase` with a codec (see
 :class:`~occ._core.repository.RepositoryCore`) and two methods that perform
@@ -14,8 +14,8 @@ from typing import Any, Generic, TypeVar
 
 from occ._core.flow import Flow
 from occ._core.model import Versioned
-from occ._core.repository import RepositoryCore
-from occ._core.steps import Applied, Read, Release, Stored, Write
+from occ._core.steps import Applied, Read, Stored, Write
+from occ._sync.bulk import BulkMethods
 from occ._sync.drive import drive
 from occ.errors import NotFoundError
 
@@ -24,7 +24,7 @@ __all__ = ["RepositoryBase"]
 T = TypeVar("T")
 
 
-class RepositoryBase(RepositoryCore[T], Generic[T]):
+class RepositoryBase(BulkMethods[T], Generic[T]):
     """The contract methods of every repository; a backend performs reads and writes."""
 
     def _read(self, step: Read) -> Stored | None:
@@ -34,9 +34,6 @@ class RepositoryBase(RepositoryCore[T], Generic[T]):
     def _write(self, step: Write) -> Any:
         """Perform one conditional write: :class:`Applied` or :class:`Missed`."""
         raise NotImplementedError
-
-    def _release(self, step: Release) -> None:
-        """End the transaction of a held row lock (backends without row locks hold none)."""
 
     def _run(self, flow: Flow) -> Applied:
         return drive(

@@ -31,7 +31,8 @@ TOMBSTONES = tombstone_table()
 
 __all__ = ["Plan", "SQLRecords"]
 
-Plan = Generator[tuple[Any, dict[str, Any]], Any, Any]
+#: ``(statement, parameters)``: a dict, or a list of them for a batch (``executemany``).
+Plan = Generator[tuple[Any, Any], Any, Any]
 
 
 class SQLRecords:

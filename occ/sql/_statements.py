@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from occ._core.model import Version
@@ -151,18 +152,11 @@ class Statements:
         self._version_unversioned = sa.or_(entity.version_col.is_(None), self._version_eq)
         self._es = f"{b}es"
         self._tok = f"{b}tok"
-        token_col = entity.token_col
         #: the SET of the token column: this write's token first, the older ones after it.
         self._push_token: Any = (
             None
-            if token_col is None
-            else sa.func.substr(
-                sa.bindparam(self._tok, type_=sa.String)
-                + sa.literal_column("' '", sa.String)
-                + sa.func.coalesce(token_col, sa.literal_column("''", sa.String)),
-                sa.literal_column("1", sa.Integer),
-                sa.literal_column(str(TOKENS_LENGTH), sa.Integer),
-            )
+            if entity.token_col is None
+            else self.push_token(sa.bindparam(self._tok, type_=sa.String))
         )
         #: SQLite keeps datetimes as text: a timestamp another program stored without
         #: fractional seconds ("2024-01-01 10:00:00", as CURRENT_TIMESTAMP writes it) is
@@ -205,6 +199,19 @@ class Statements:
 
     def __len__(self) -> int:
         return len(self._cache)
+
+    def push_token(self, token: Any) -> Any:
+        """The token column's new value: ``token`` (an SQL expression) first, then the older
+        tokens, cut to the last 8 (the entity must keep tokens)."""
+        token_col = self.entity.token_col
+        assert token_col is not None
+        return sa.func.substr(
+            token
+            + sa.literal_column("' '", sa.String)
+            + sa.func.coalesce(token_col, sa.literal_column("''", sa.String)),
+            sa.literal_column("1", sa.Integer),
+            sa.literal_column(str(TOKENS_LENGTH), sa.Integer),
+        )
 
     def token_update(self) -> Any:
         """The SET expression of the token column (``None`` when the entity keeps no tokens)."""
@@ -303,12 +310,21 @@ class Statements:
         return self._cache.get(("dt", unversioned, whole_second), build)[0]
 
     def insert(
-        self, fields: tuple[str, ...], *, returning: bool, first_version: Any = None
+        self,
+        fields: tuple[str, ...],
+        *,
+        returning: bool,
+        first_version: Any = None,
+        skip_taken: bool = False,
+        ordered: bool = False,
     ) -> Bound:
         """``INSERT`` of the given fields (the key among them when given) and the version.
 
         ``first_version``: an SQL expression of the version (a tombstone lookup)
-        instead of the ``nv`` parameter.
+        instead of the ``nv`` parameter. For batches (run with a list of
+        parameter sets): ``skip_taken`` skips a row whose key is taken
+        (``ON CONFLICT (key) DO NOTHING``, PostgreSQL and SQLite), ``ordered``
+        returns the rows in the order of the parameter sets.
         """
 
         def build() -> Bound:
@@ -321,12 +337,19 @@ class Statements:
             )
             if self.entity.token_col is not None:
                 values[self.entity.token_col] = sa.bindparam(self._tok, type_=sa.String)
-            stmt = sa.insert(self._table).values(values)
+            stmt: Any = sa.insert(self._table)
+            if skip_taken:
+                module: Any = postgresql if self.dialect.name == "postgresql" else sqlite
+                stmt = module.insert(self._table)
+            stmt = stmt.values(values)
+            if skip_taken:
+                stmt = stmt.on_conflict_do_nothing(index_elements=list(self.entity.key_columns))
             if returning:
-                stmt = stmt.returning(*self.entity.all_columns)
+                stmt = stmt.returning(*self.entity.all_columns, sort_by_parameter_order=ordered)
             return stmt, binds
 
-        return self._cache.get(("i", fields, returning, first_version is not None), build)
+        shape = ("i", fields, returning, first_version is not None, skip_taken, ordered)
+        return self._cache.get(shape, build)
 
     def params(
         self,

@@ -118,13 +118,18 @@ class Tombstones:
     def record_from(self, deleted: Any) -> Any:
         """PostgreSQL: the tombstone ``INSERT ... SELECT`` of the row a DELETE CTE returned
         (its first column is the deleted version)."""
-        t = self.table
         select = sa.select(
             sa.bindparam("occ_te"),
             sa.bindparam("occ_tk"),
             deleted.c[0],
             sa.bindparam("occ_td"),
         )
+        return self.record_select(select)
+
+    def record_select(self, select: Any) -> Any:
+        """PostgreSQL: record the tombstones ``select`` gives (entity, key text, version,
+        deleted at), keeping the larger version of a key recorded before."""
+        t = self.table
         stmt = postgresql.insert(t).from_select(
             ["entity", "entity_key", "version", "deleted_at"], select
         )

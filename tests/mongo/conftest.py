@@ -24,7 +24,13 @@ import occ.mongo
 CLIENTS = ("pymongo", "pymongo_async", "motor")
 #: commands a driver sends on its own, not on behalf of an operation.
 _BACKGROUND = frozenset({"endSessions", "hello", "isMaster", "ismaster", "ping"})
-_METHODS = frozenset({"find", "get", "insert", "update", "save", "delete", "modify"})
+_METHODS = frozenset(
+    {
+        *("find", "get", "insert", "update", "save", "delete", "modify"),
+        *("get_many", "query", "insert_many", "save_many", "update_many", "delete_many"),
+        *("upsert", "upsert_many"),
+    }
+)
 
 
 class CommandLog(monitoring.CommandListener):

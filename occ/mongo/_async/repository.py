@@ -13,11 +13,11 @@ from typing import Any, Generic, TypeVar
 
 from pymongo import ReadPreference
 
-from occ._async.repository import AsyncRepositoryBase
 from occ._core.decisions import Resolver
 from occ._core.retry import RetryPolicy
 from occ._core.steps import Point, Read, Stored, Write
 from occ.errors import ConfigurationError
+from occ.mongo._async.bulk import AsyncMongoBulk
 from occ.mongo._clients import acheck_collection, astart_session, astart_transaction
 from occ.mongo._commands import Commands, Plan
 from occ.mongo._mapping import DocumentMap
@@ -27,7 +27,7 @@ __all__ = ["AsyncRepository"]
 T = TypeVar("T")
 
 
-class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
+class AsyncRepository(AsyncMongoBulk[T], Generic[T]):
     """Versioned reads and conditional writes of one model in a MongoDB collection.
 
     Every versioned write is one command whose filter holds the expected
@@ -160,8 +160,9 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
             while True:
                 try:
                     target = self._tombstones if op.tombstones else coll
-                    method = getattr(target, op.name)
-                    result = await method(*op.args, session=session, **op.kwargs)
+                    call = getattr(target, op.name)(*op.args, session=session, **op.kwargs)
+                    # a find returns a cursor: every document of it
+                    result = await (call.to_list(None) if op.name == "find" else call)
                 except Exception as exc:
                     op = plan.throw(exc)
                 else:

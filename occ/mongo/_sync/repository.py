@@ -17,18 +17,18 @@ from pymongo import ReadPreference
 from occ._core.decisions import Resolver
 from occ._core.retry import RetryPolicy
 from occ._core.steps import Point, Read, Stored, Write
-from occ._sync.repository import RepositoryBase
 from occ.errors import ConfigurationError
 from occ.mongo._clients import check_collection, start_session, start_transaction
 from occ.mongo._commands import Commands, Plan
 from occ.mongo._mapping import DocumentMap
+from occ.mongo._sync.bulk import MongoBulk
 
 __all__ = ["Repository"]
 
 T = TypeVar("T")
 
 
-class Repository(RepositoryBase[T], Generic[T]):
+class Repository(MongoBulk[T], Generic[T]):
     """Versioned reads and conditional writes of one model in a MongoDB collection.
 
     Every versioned write is one command whose filter holds the expected
@@ -161,8 +161,9 @@ class Repository(RepositoryBase[T], Generic[T]):
             while True:
                 try:
                     target = self._tombstones if op.tombstones else coll
-                    method = getattr(target, op.name)
-                    result = method(*op.args, session=session, **op.kwargs)
+                    call = getattr(target, op.name)(*op.args, session=session, **op.kwargs)
+                    # a find returns a cursor: every document of it
+                    result = call.to_list(None) if op.name == "find" else call
                 except Exception as exc:
                     op = plan.throw(exc)
                 else:

@@ -10,12 +10,12 @@ from typing import Any, Generic, Literal, TypeVar
 
 import sqlalchemy as sa
 
-from occ._async.repository import AsyncRepositoryBase
 from occ._core.decisions import Resolver
 from occ._core.retry import RetryPolicy
 from occ._core.steps import Applied, Read, Release, Stored, Write
 from occ.errors import ConfigurationError
 from occ.policies import outbox_for
+from occ.sql._async.bulk import AsyncSQLBulk
 from occ.sql._binds import AsyncConnection, AsyncEngine, AsyncSession
 from occ.sql._dberrors import aborts_transaction, is_serialization_failure
 from occ.sql._engines import (
@@ -60,7 +60,7 @@ async def execute(conn: AsyncConnection, plan: Plan) -> Any:
         return stop.value
 
 
-class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
+class AsyncRepository(AsyncSQLBulk[T], Generic[T]):
     """Versioned reads and conditional writes of one model over an SQLAlchemy bind.
 
     Args:
@@ -217,6 +217,12 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
                 return result
         async with autocommit.connect() as conn:
             return await execute(conn, plan)
+
+    async def _run_plan(self, plan: Plan, *, transaction: bool) -> Any:
+        """Run ``plan`` in the caller's transaction, or on the engine (see ``_on_engine``)."""
+        if self._caller:
+            return await execute(await self._caller_connection(), plan)
+        return await self._on_engine(plan, transaction=transaction)
 
     # -- reads and writes ---------------------------------------------------
 

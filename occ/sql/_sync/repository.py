@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from occ._core.decisions import Resolver
 from occ._core.retry import RetryPolicy
 from occ._core.steps import Applied, Read, Release, Stored, Write
-from occ._sync.repository import RepositoryBase
 from occ.errors import ConfigurationError
 from occ.policies import outbox_for
 from occ.sql._binds import Connection, Engine, Session
@@ -33,6 +32,7 @@ from occ.sql._mapping import EntityMap
 from occ.sql._records import Plan, SQLRecords
 from occ.sql._replicas import check_replica
 from occ.sql._statements import DriverSQL
+from occ.sql._sync.bulk import SQLBulk
 from occ.sql._tombstones import created, ensure
 from occ.sync._outbox import Outbox, as_outbox
 
@@ -61,7 +61,7 @@ def execute(conn: Connection, plan: Plan) -> Any:
         return stop.value
 
 
-class Repository(RepositoryBase[T], Generic[T]):
+class Repository(SQLBulk[T], Generic[T]):
     """Versioned reads and conditional writes of one model over an SQLAlchemy bind.
 
     Args:
@@ -218,6 +218,12 @@ class Repository(RepositoryBase[T], Generic[T]):
                 return result
         with autocommit.connect() as conn:
             return execute(conn, plan)
+
+    def _run_plan(self, plan: Plan, *, transaction: bool) -> Any:
+        """Run ``plan`` in the caller's transaction, or on the engine (see ``_on_engine``)."""
+        if self._caller:
+            return execute(self._caller_connection(), plan)
+        return self._on_engine(plan, transaction=transaction)
 
     # -- reads and writes ---------------------------------------------------
 

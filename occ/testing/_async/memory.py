@@ -6,14 +6,18 @@ storage is :class:`~occ.testing._memory.MemoryStore`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from occ._async.repository import AsyncRepositoryBase
+from occ._core.bulk import AtomicScope
 from occ._core.decisions import Resolver
+from occ._core.query import Query
 from occ._core.retry import RetryPolicy
 from occ._core.steps import Point, Read, Stored, Write
-from occ.testing._memory import DictCodec, MemoryStore, Value
+from occ.testing._memory import DictCodec, Journal, MemoryStore, Value
 
 __all__ = ["AsyncInMemoryRepository"]
 
@@ -46,9 +50,33 @@ class AsyncInMemoryRepository(AsyncRepositoryBase[Value]):
         self.key_field = key
         self.version_field = version_field
         self._store = MemoryStore(name)
+        #: the undo journal of the all-or-nothing batch this copy writes, if any.
+        self._journal: Journal | None = None
+
+    def _joined(self) -> bool:
+        return self._journal is not None
 
     async def _read(self, step: Read) -> Stored | None:
         return self._store.read(step)
 
     async def _write(self, step: Write) -> Any:
-        return self._store.write(step)
+        return self._store.write(step, self._journal)
+
+    async def _query(self, query: Query) -> list[Stored]:
+        return self._store.query(query, self.codec)  # type: ignore[arg-type]
+
+    @asynccontextmanager
+    async def _atomic(self) -> AsyncIterator[AtomicScope[Value]]:
+        """All-or-nothing by undo: what the batch wrote is put back if it failed. (No
+        isolation: other writers see its writes meanwhile, as in any in-memory test.)"""
+        bound = copy.copy(self)
+        journal: Journal = []
+        bound._journal = journal
+        scope: AtomicScope[Value] = AtomicScope(bound)
+        try:
+            yield scope
+        except BaseException:
+            self._store.undo(journal)
+            raise
+        if scope.failed:
+            self._store.undo(journal)
