@@ -26,7 +26,9 @@ from benchmarks._timing import Measured
 __all__ = ["CONTENTION_SYSTEMS", "Cell", "run_cell"]
 
 t = item_table
-CONTENTION_SYSTEMS = ("occ", "pessimistic")
+#: ``occ``: ``modify`` at default settings (the lock fallback on); ``occ_nolock``: the same
+#: with the fallback off; ``occ_increment``: ``increment()``; ``pessimistic``: SELECT FOR UPDATE.
+CONTENTION_SYSTEMS = ("occ", "occ_nolock", "occ_increment", "pessimistic")
 
 
 @dataclass
@@ -36,12 +38,20 @@ class Cell:
     measured: Measured = field(default_factory=Measured)
     conflicts: int = 0
     retries: int = 0
+    fallbacks: int = 0
     failed: int = 0
 
 
 def _optimistic(repo: occ.sql.Repository[Any]) -> Callable[[int], None]:
     def op(key: int) -> None:
         repo.modify(key, _add_one)
+
+    return op
+
+
+def _increment(repo: occ.sql.Repository[Any]) -> Callable[[int], None]:
+    def op(key: int) -> None:
+        repo.increment(key, qty=1)
 
     return op
 
@@ -68,7 +78,7 @@ def run_cell(
     system: str,
     backend: SQLBackend,
     engine: sa.Engine,
-    repo: occ.sql.Repository[Any],
+    repos: dict[str, occ.sql.Repository[Any]],
     *,
     first: int,
     writers: int,
@@ -78,8 +88,13 @@ def run_cell(
 ) -> None:
     """One timed run of ``writers`` threads on ``rows`` rows starting at ``first``."""
     reset_rows(engine, first, rows)
-    before = repo.stats.snapshot()
-    op = _optimistic(repo) if system == "occ" else _pessimistic(engine)
+    repo = repos.get(system)
+    before = repo.stats.snapshot() if repo is not None else None
+    if system == "pessimistic":
+        op = _pessimistic(engine)
+    else:
+        assert repo is not None
+        op = _increment(repo) if system == "occ_increment" else _optimistic(repo)
     barrier = threading.Barrier(writers + 1)
     latencies: list[list[int]] = [[] for _ in range(writers)]
     failures = [0] * writers
@@ -121,7 +136,8 @@ def run_cell(
     for lat in latencies:
         into.measured.latencies_ns.extend(lat)
     into.failed += sum(failures)
-    if system == "occ":
+    if repo is not None and before is not None:
         after = repo.stats.snapshot()
         into.conflicts += after["conflicts"] - before["conflicts"]
         into.retries += after["retries"] - before["retries"]
+        into.fallbacks += after["fallbacks"] - before["fallbacks"]

@@ -160,9 +160,13 @@ def single_writer(
 
 def contention(backend: SQLBackend, settings: Settings) -> list[dict[str, Any]]:
     engine = make_engine(backend, writers=max(settings.writers))
-    repo: occ.sql.Repository[Any] = occ.sql.Repository(
-        engine, reset_table(engine), retry=occ.RetryPolicy(attempts=100)
-    )
+    table = reset_table(engine)
+    # Default settings: what a user gets (the lock fallback on, 10 attempts).
+    repos: dict[str, occ.sql.Repository[Any]] = {
+        "occ": occ.sql.Repository(engine, table),
+        "occ_nolock": occ.sql.Repository(engine, table, lock_after=None),
+        "occ_increment": occ.sql.Repository(engine, table),
+    }
     out = []
     try:
         for h in settings.hot_rows:
@@ -176,7 +180,7 @@ def contention(backend: SQLBackend, settings: Settings) -> list[dict[str, Any]]:
                             name,
                             backend,
                             engine,
-                            repo,
+                            repos,
                             first=first,
                             writers=k,
                             rows=h,
@@ -185,7 +189,7 @@ def contention(backend: SQLBackend, settings: Settings) -> list[dict[str, Any]]:
                         )
                 summary = []
                 for name, cell in cells.items():
-                    note = f"{cell.failed} gave up after 100 attempts" if cell.failed else None
+                    note = f"{cell.failed} gave up (RetryExhaustedError)" if cell.failed else None
                     out.append(
                         record(
                             "contention",
@@ -197,6 +201,8 @@ def contention(backend: SQLBackend, settings: Settings) -> list[dict[str, Any]]:
                             round_trips=None,
                             conflicts=cell.conflicts,
                             retries=cell.retries,
+                            fallbacks=cell.fallbacks,
+                            failed=cell.failed,
                             note=note,
                         )
                     )

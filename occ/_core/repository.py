@@ -11,7 +11,9 @@ codec, and the ``Versioned`` each returns; the drivers of
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -26,7 +28,20 @@ from occ._core.versions import VersionScheme
 from occ.errors import ValidationError
 from occ.policies import registry
 
-__all__ = ["Codec", "RepositoryCore"]
+__all__ = ["Codec", "RepositoryCore", "without_locks"]
+
+_UNLOCKED: ContextVar[bool] = ContextVar("occ_without_locks", default=False)
+
+
+@contextmanager
+def without_locks() -> Iterator[None]:
+    """Flows built in this block never take the row lock of the lock fallback (batches)."""
+    token = _UNLOCKED.set(True)
+    try:
+        yield
+    finally:
+        _UNLOCKED.reset(token)
+
 
 T = TypeVar("T")
 
@@ -172,7 +187,10 @@ class RepositoryCore(Generic[T]):
         configs = self._configs
         if configs is None or (self._policy is None and registry.generation != self._generation):
             configs = self._configure()
-        return configs[1] if self._joined() else configs[0]
+        config = configs[1] if self._joined() else configs[0]
+        if config.lock_after is not None and _UNLOCKED.get():
+            config = replace(config, lock_after=None)
+        return config
 
     def _joined(self) -> bool:
         """Whether this call runs in a caller's transaction (no retry: a conflict raises)."""

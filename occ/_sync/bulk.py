@@ -20,6 +20,7 @@ from occ._core.bulk import AtomicScope, BulkCore, Planned
 from occ._core.lockstep import Outcome, lockstep
 from occ._core.model import Versioned
 from occ._core.query import Query
+from occ._core.repository import without_locks
 from occ._core.steps import Read, ReadMany, Release, Stored, Write, WriteMany
 from occ._sync.drive import drive
 from occ.errors import ConfigurationError, ValidationError
@@ -190,13 +191,22 @@ class BulkMethods(BulkCore[T], Generic[T]):
         return result
 
     def _planner(self, what: str) -> Any:
-        return {
+        """The planner of a batch method. Its flows never take row locks (the lock
+        fallback): items held at once would each pin a connection and wait on each other.
+        """
+        plan = {
             "insert_many": self._plan_inserts,
             "save_many": self._plan_saves,
             "update_many": self._plan_updates,
             "delete_many": self._plan_deletes,
             "upsert_many": self._plan_upserts,
         }[what]
+
+        def planned(batch: Any) -> Any:
+            with without_locks():
+                return plan(batch)
+
+        return planned
 
     def _lockstep(self, planned: list[Planned]) -> list[Outcome]:
         flows = [p.flow for p in planned if p.flow is not None]
