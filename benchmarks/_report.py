@@ -14,7 +14,18 @@ __all__ = ["ratios", "write_all"]
 Record = dict[str, Any]
 
 BACKEND_ORDER = ("sqlite_memory", "sqlite", "mariadb", "postgresql", "mongo")
-SYSTEM_ORDER = ("occ", "dbapi", "core", "core_cached", "orm", "pessimistic", "pymongo", "beanie")
+SYSTEM_ORDER = (
+    "occ",
+    "occ_nolock",
+    "occ_increment",
+    "dbapi",
+    "core",
+    "core_cached",
+    "orm",
+    "pessimistic",
+    "pymongo",
+    "beanie",
+)
 
 
 def _fmt(value: Any, digits: int = 0) -> str:

@@ -41,7 +41,7 @@ FIELDS = {
 WORKLOADS = {"blind_update", "read_modify_write", "contention", "soak", "bulk"}
 SYSTEMS = {
     *("occ", "dbapi", "core", "core_cached", "orm", "pessimistic", "pymongo", "beanie"),
-    *("occ_loop", "orm_bulk"),
+    *("occ_loop", "orm_bulk", "occ_nolock", "occ_increment"),
 }
 BACKENDS = {"sqlite", "sqlite_memory", "mariadb", "postgresql", "mongo"}
 #: the line the benchmark logs when it starts on a SQL database: "<backend> on <url>".
