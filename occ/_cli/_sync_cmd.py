@@ -30,6 +30,10 @@ def add_parsers(sub: Any) -> None:
     )
     relay.add_argument("url", help="SQLAlchemy URL of the service database")
     relay.add_argument("--broker", required=True, help="redis://..., amqp://... or nats://...")
+    relay.add_argument(
+        "--stream",
+        help="Redis only: the stream, {entity} replaced by the event's entity (occ:{entity})",
+    )
     relay.add_argument("--table", default="occ_outbox", help="the outbox table (occ_outbox)")
     relay.add_argument("--batch", type=int, default=500, help="events per round (500)")
     relay.add_argument("--partitions", type=int, help="at most this many partitions (all)")
@@ -42,13 +46,15 @@ def add_parsers(sub: Any) -> None:
     status.add_argument("--json", action="store_true", help="print the status as JSON")
 
 
-def publisher_for(url: str) -> Any:
-    """The async publisher of a broker URL."""
+def publisher_for(url: str, stream: str | None = None) -> Any:
+    """The async publisher of a broker URL (``stream``: the Redis stream's name)."""
     scheme = url.partition("://")[0]
+    if stream is not None and scheme not in ("redis", "rediss"):
+        raise CliError(f"--stream names a Redis stream: the broker {scheme}:// has none")
     if scheme in ("redis", "rediss"):
         from occ.sync import AsyncRedisStreams
 
-        return AsyncRedisStreams(url)
+        return AsyncRedisStreams(url, stream=stream or "occ:{entity}")
     if scheme in ("amqp", "amqps"):
         from occ.sync import RabbitPublisher
 
@@ -72,7 +78,7 @@ def _engine(url: str) -> Any:
 async def _relay(args: argparse.Namespace) -> int:
     from occ.sync import AsyncOutboxReader, AsyncRelay
 
-    publisher = publisher_for(args.broker)
+    publisher = publisher_for(args.broker, args.stream)
     engine = _engine(args.url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
