@@ -73,6 +73,10 @@ IDENTIFIERS = {
     "AsyncMongoReplica": "MongoReplica",
     "AsyncPushClient": "PushClient",
     "AsyncClient": "Client",
+    "aoutbox_write": "outbox_write",
+    "aoutbox_mode": "outbox_mode",
+    "_ain_transaction": "_in_transaction",
+    "_aabort": "_abort",
 }
 
 RULES = {**KEYWORDS, **IDENTIFIERS}

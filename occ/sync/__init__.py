@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from occ.sync._delivery import Delivery
 from occ.sync._event import Event, EventError, PushError, decode, encode
-from occ.sync._outbox import PARTITIONS, Outbox, event_headers, outbox_table
+from occ.sync._outbox import PARTITIONS, Outbox, event_headers
 
 if TYPE_CHECKING:
     from occ.sync._async.consumer import AsyncConsumer
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from occ.sync._sync.redis import RedisStreams, RedisSubscriber
     from occ.sync._sync.relay import OutboxReader, Publisher, Relay
     from occ.sync._sync.replica import Replica
+    from occ.sync._tables import outbox_table
 
 __all__ = [
     "PARTITIONS",
@@ -109,6 +110,7 @@ _LAZY = {
     "Replica": "occ.sync._sync.replica",
     "Outcome": "occ.sync._replica_sql",
     "replica_tombstone_table": "occ.sync._replica_sql",
+    "outbox_table": "occ.sync._tables",
 }
 
 

@@ -22,7 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from occ.sync._event import Event
-from occ.sync._outbox import PARTITIONS, lease_table, outbox_table
+from occ.sync._outbox import PARTITIONS
+from occ.sync._tables import lease_table, outbox_table
 
 __all__ = ["OutboxStatus", "RelaySQL"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pymongo import ReadPreference
 
@@ -21,6 +21,12 @@ from occ.errors import ConfigurationError
 from occ.mongo._clients import acheck_collection, astart_session, astart_transaction
 from occ.mongo._commands import Commands, Plan
 from occ.mongo._mapping import DocumentMap
+from occ.policies import outbox_for
+from occ.sync._outbox import as_outbox
+
+if TYPE_CHECKING:
+    from occ.sync._mongo_outbox import MongoOutbox
+    from occ.sync._outbox import Outbox
 
 __all__ = ["AsyncRepository"]
 
@@ -53,10 +59,14 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
             repeat: a snapshot read before a delete never applies to a document
             inserted again under the key. Costs one command on each delete and
             on each insert under an explicit key.
+        outbox: record a change event atomically with every write that changes
+            a document (an :class:`occ.sync.Outbox`, or ``True`` for its
+            defaults; where the event waits: its ``mongo`` option); default: the
+            one registered in :mod:`occ.policies`, if any. Needs ``tombstones``.
 
     Raises:
-        ConfigurationError: a collection of another client or mode, ``w=0``, or a
-            model without its key or version field.
+        ConfigurationError: a collection of another client or mode, ``w=0``, a
+            model without its key or version field, or an outbox without tombstones.
     """
 
     def __init__(
@@ -73,6 +83,7 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
         on_point: Callable[[Point], Any] | None = None,
         session: Any = None,
         tombstones: bool = True,
+        outbox: Outbox | bool | None = None,
     ) -> None:
         acheck_collection(collection)
         write_concern = collection.write_concern
@@ -108,6 +119,22 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
             "occ_tombstones", read_preference=ReadPreference.PRIMARY
         )
         self.session = session
+        #: the change events of its writes (see :mod:`occ.sync`), ``None`` without an outbox.
+        self.outbox: MongoOutbox | None = None
+        self._outbox_coll: Any = None
+        config = as_outbox(outbox_for(model, collection.name) if outbox is None else outbox)
+        if config is not None:
+            from occ.sync._mongo_outbox import MongoOutbox
+
+            if not tombstones:
+                raise ConfigurationError(
+                    f"{name}: an outbox needs tombstones (a replica orders a key's events by "
+                    "version, across deletes too)"
+                )
+            self.outbox = MongoOutbox(config, docs, self.commands, collection.name)
+            self._outbox_coll = self._coll.database.get_collection(
+                config.table, read_preference=ReadPreference.PRIMARY
+            )
 
     def with_session(self, session: Any) -> Any:
         """This repository with every command in ``session`` (same policy, stats, options).
@@ -133,6 +160,7 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
             while True:
                 try:
                     target = self._tombstones if op.tombstones else self._coll
+                    target = self._outbox_coll if op.outbox else target
                     method = getattr(target, op.name)
                     result = await method(*op.args, session=session, **op.kwargs)
                 except Exception as exc:
@@ -143,10 +171,17 @@ class AsyncRepository(AsyncRepositoryBase[T], Generic[T]):
             return stop.value
 
     async def _read(self, step: Read) -> Stored | None:
-        stored: Stored | None = await self._execute(self.commands.read_plan(step.key))
+        plan = self.commands.read_plan(step.key)
+        if self.outbox is not None:  # a deleted document awaiting its relay reads as absent
+            plan = self.outbox.read_plan(plan)
+        stored: Stored | None = await self._execute(plan)
         return stored
 
     async def _write(self, step: Write) -> Any:
+        if self.outbox is not None:  # the write and its change event (occ.sync)
+            from occ.sync._async.mongo_source import aoutbox_write
+
+            return await aoutbox_write(self, step)
         return await self._execute(self.commands.write_plan(step, in_transaction=self._joined()))
 
     # -- transactions -------------------------------------------------------
