@@ -73,6 +73,7 @@ IDENTIFIERS = {
     "AsyncMongoReplica": "MongoReplica",
     "AsyncPushClient": "PushClient",
     "AsyncClient": "Client",
+    "AsyncMongoOutboxReader": "MongoOutboxReader",
     "aoutbox_write": "outbox_write",
     "aoutbox_mode": "outbox_mode",
     "_ain_transaction": "_in_transaction",

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from occ.errors import ConfigurationError
 
-__all__ = ["MONGO_MODES", "PARTITIONS", "Outbox", "event_headers", "partition_of"]
+__all__ = ["MONGO_MODES", "PARTITIONS", "Outbox", "OutboxStatus", "event_headers", "partition_of"]
 
 #: the outbox's partitions: a relay leases partitions, and a key always falls in one.
 PARTITIONS = 16
@@ -101,6 +101,23 @@ class Outbox:
         out: dict[str, str] = dict(self.headers()) if self.headers is not None else {}
         out.update(_headers.get() or {})
         return out
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """What ``occ sync status`` shows: pending events, their lag, published events, leases.
+
+    Attributes:
+        pending: events not yet published.
+        lag: seconds since the oldest pending event was written (0 when none is).
+        published: published events still kept (until the retention period).
+        leases: the relay holding each partition (``None``: free).
+    """
+
+    pending: int
+    lag: float
+    published: int
+    leases: dict[int, str | None]
 
 
 def partition_of(entity: str, key_text: str) -> int:
