@@ -120,3 +120,59 @@ def test_occ_relay_with_an_unreachable_broker_is_one_clear_line(tmp_path: Any, c
     assert "unreachable" in capsys.readouterr().err
     assert main(["relay", url, "--broker", "kafka://x:9092"]) == 2
     assert "unsupported broker" in capsys.readouterr().err
+
+
+def test_occ_relay_and_sync_status_on_a_mongodb_source(
+    mongodb_uri: str, redis_url: str, stream: str, capsys: Any
+) -> None:
+    import pymongo
+
+    import occ.mongo
+    from occ.sync import Outbox
+
+    client: Any = pymongo.MongoClient(mongodb_uri)
+    db = client.get_default_database()
+    name = unique("src")
+    box = Outbox(table=unique("ob"), entity="profiles", mongo="document")
+    repo = occ.mongo.Repository(db[name], outbox=box)
+    for key in range(1, 4):
+        repo.insert({"_id": key, "name": f"p{key}"})
+    repo.delete(3, expected_version=1)
+    status_args = ["sync", "status", mongodb_uri, "--table", box.table, "--collections", name]
+    try:
+        assert main([*status_args, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["pending"] == 4
+        args = relay_command(mongodb_uri, box.table, redis_url, "--stream", stream)
+        proc = subprocess.Popen(
+            [*args, "--collections", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert main([*status_args, "--json"]) == 0
+                if json.loads(capsys.readouterr().out)["pending"] == 0:
+                    break
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert b"published 4 events" in out
+        events = stream_events(redis_url, stream.format(entity="profiles"))
+        assert sorted((e.key, e.operation) for e in events) == [
+            (1, "insert"),
+            (2, "insert"),
+            (3, "delete"),
+            (3, "insert"),
+        ]
+        assert db[name].count_documents({}) == 2  # published: the tombstone is gone
+        assert main([*status_args]) == 0
+        assert "0 pending" in capsys.readouterr().out
+        bad = mongodb_uri.rsplit("/", 1)[0] + "/"
+        assert main(["sync", "status", bad]) == 2
+        assert "names no database" in capsys.readouterr().err
+    finally:
+        for dropped in (name, box.table, f"{box.table}_leases"):
+            db.drop_collection(dropped)
+        client.close()
