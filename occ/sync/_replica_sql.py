@@ -100,7 +100,10 @@ class ReplicaSQL:
         if unknown:
             raise ConfigurationError(f"{entity.name} has no fields {unknown}")
         self.fields = kept
-        self.tombstones = Tombstones(name, dialect, REPLICA_TOMBSTONES)
+        #: whose tombstones these are: this replica's table (two replicas of one entity in
+        #: one database keep their own).
+        self.tomb_entity = entity.table.fullname
+        self.tombstones = Tombstones(self.tomb_entity, dialect, REPLICA_TOMBSTONES)
         self.table = REPLICA_TOMBSTONES
         t = entity.table
         self._key_clause = sa.and_(
@@ -229,7 +232,7 @@ class ReplicaSQL:
         rows = sa.select(*entity.key_columns, entity.version_col).where(where)
         tomb = REPLICA_TOMBSTONES
         tombs = sa.select(tomb.c.entity_key, tomb.c.version).where(
-            tomb.c.entity == self.name, tomb.c.entity_key.in_([k["occ_tk"] for k in keys])
+            tomb.c.entity == self.tomb_entity, tomb.c.entity_key.in_([k["occ_tk"] for k in keys])
         )
         return rows, tombs
 

@@ -239,7 +239,7 @@ class AsyncReplica(Generic[T]):
         """
         horizon = dt.datetime.now(dt.UTC).replace(tzinfo=None) - older_than
         stmt = purge_statement(REPLICA_TOMBSTONES, horizon).where(
-            REPLICA_TOMBSTONES.c.entity == self.entity
+            REPLICA_TOMBSTONES.c.entity == self.sql.tomb_entity
         )
         result = await self._run(lambda conn: conn.execute(stmt))
         return int(result.rowcount)
