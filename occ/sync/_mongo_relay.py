@@ -65,9 +65,14 @@ def lease_takes(
 ) -> tuple[list[UpdateOne], str]:
     """Updates taking (or renewing) up to ``limit`` partitions: ours first, then free or
     expired ones; each guarded by the version read, so two relays never both win one.
-    Each won lease carries the returned ticket (read back to know which were won)."""
+    Each won lease carries the returned ticket (read back to know which were won).
+    None (and no ticket) while the leases held have more than half their time left and
+    no more could be taken."""
     mine = [r for r in rows if r["owner"] == owner and r["expires"] >= now]
     free = [r for r in rows if r["owner"] != owner and (r["owner"] is None or r["expires"] < now)]
+    fresh = all(r["expires"] >= now + ttl / 2 for r in mine)
+    if mine and fresh and (len(mine) >= limit or not free):
+        return [], ""  # held, with more than half their time left: nothing to write
     ticket = uuid.uuid4().hex
     taken = {"owner": owner, "expires": now + ttl, "ticket": ticket}
     updates = [

@@ -79,13 +79,20 @@ class AsyncOutboxReader:
                 await asleep(0.1)  # another relay created them at the same moment
 
     async def claim(self, owner: str, ttl: float, limit: int) -> list[int]:
-        """Take or renew up to ``limit`` partition leases; the partitions now held."""
+        """Take or renew up to ``limit`` partition leases; the partitions now held.
+
+        Leases with more than half their time left are kept as they are (no
+        write) unless free partitions could be taken.
+        """
         await self.ready()
         now = time.time()
         async with self.engine.begin() as conn:
             rows = (await conn.execute(self.sql.lease_rows)).all()
             mine = [p for p, who, until in rows if who == owner and until >= now]
             free = [p for p, who, until in rows if who != owner and (who is None or until < now)]
+            fresh = all(until >= now + ttl / 2 for _, who, until in rows if who == owner)
+            if mine and fresh and (len(mine) >= limit or not free):
+                return mine[:limit]
             wanted = (mine + free)[:limit]
             held = []
             for p in wanted:

@@ -85,7 +85,11 @@ class MongoOutboxReader:
         """Take or renew up to ``limit`` partition leases; the partitions now held."""
         self.ready()
         rows = self.leases.find({}).to_list(None)
-        takes, ticket = lease_takes(rows, owner, time.time(), ttl, limit)
+        now = time.time()
+        takes, ticket = lease_takes(rows, owner, now, ttl, limit)
+        if not ticket:  # the leases held stay as they are
+            held = [r for r in rows if r["owner"] == owner and r["expires"] >= now]
+            return sorted(int(r["_id"]) for r in held)[:limit]
         if not takes:
             return []
         self.leases.bulk_write(takes, ordered=False)
