@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from occ.sync._async.mongo_replica import AsyncMongoReplica
     from occ.sync._async.push import AsyncPushClient
     from occ.sync._async.redis import AsyncRedisStreams, AsyncRedisSubscriber
-    from occ.sync._async.relay import AsyncOutboxReader, AsyncPublisher, AsyncRelay
+    from occ.sync._async.relay import AsyncPublisher, AsyncRelay
     from occ.sync._async.replica import AsyncReplica
+    from occ.sync._async.sql_reader import AsyncOutboxReader
     from occ.sync._nats import NatsJetStream, NatsSubscriber
     from occ.sync._outbox import OutboxStatus
     from occ.sync._push_app import push_route
@@ -42,8 +43,9 @@ if TYPE_CHECKING:
     from occ.sync._sync.mongo_replica import MongoReplica
     from occ.sync._sync.push import PushClient
     from occ.sync._sync.redis import RedisStreams, RedisSubscriber
-    from occ.sync._sync.relay import OutboxReader, Publisher, Relay
+    from occ.sync._sync.relay import Publisher, Relay
     from occ.sync._sync.replica import Replica
+    from occ.sync._sync.sql_reader import OutboxReader
     from occ.sync._tables import outbox_table
 
 __all__ = [
@@ -96,11 +98,11 @@ _LAZY = {
     "RedisStreams": "occ.sync._sync.redis",
     "RedisSubscriber": "occ.sync._sync.redis",
     "AsyncRelay": "occ.sync._async.relay",
-    "AsyncOutboxReader": "occ.sync._async.relay",
+    "AsyncOutboxReader": "occ.sync._async.sql_reader",
     "AsyncPublisher": "occ.sync._async.relay",
     "OutboxStatus": "occ.sync._outbox",
     "Relay": "occ.sync._sync.relay",
-    "OutboxReader": "occ.sync._sync.relay",
+    "OutboxReader": "occ.sync._sync.sql_reader",
     "Publisher": "occ.sync._sync.relay",
     "AsyncReplica": "occ.sync._async.replica",
     "AsyncPushClient": "occ.sync._async.push",
