@@ -118,8 +118,17 @@ def _final(engine: sa.Engine, table: sa.Table) -> dict[Any, tuple[Any, ...]]:
 
 def run(opts: Options, show: Callable[[str], None] = print) -> Result:
     """Run the writers for ``opts.seconds``, drain, check convergence; the result."""
-    logging.getLogger("occ.sync.relay").setLevel(logging.ERROR)  # the crashes are on purpose
     _check_broker(opts.broker)
+    relay_log = logging.getLogger("occ.sync.relay")
+    level = relay_log.level
+    relay_log.setLevel(logging.ERROR)  # the relays' crashes are on purpose: no warnings
+    try:
+        return _run(opts, show)
+    finally:
+        relay_log.setLevel(level)
+
+
+def _run(opts: Options, show: Callable[[str], None]) -> Result:
     workdir = opts.workdir or Path(tempfile.mkdtemp(prefix="occ-live-"))
     source = make_source(opts.source, workdir)
     stream = f"occ-live-{uuid.uuid4().hex[:8]}:{{entity}}"
