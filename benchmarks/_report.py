@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from benchmarks import _sync_report
 from benchmarks._bulk_report import bulk_markdown, bulk_plot, bulk_targets
 
 __all__ = ["ratios", "write_all"]
@@ -126,7 +127,7 @@ def ratios(records: list[Record]) -> list[tuple[str, str, float | None, str]]:
             continue
         value = float(rec["ops_per_s"]) / float(locked["ops_per_s"])
         add(f"contention goodput occ/pessimistic >= 1 (K={writers}, H={rows})", backend, value, 1.0)
-    return out + bulk_targets(records)
+    return out + bulk_targets(records) + _sync_report.targets(records)
 
 
 def markdown(records: list[Record], meta: dict[str, Any]) -> str:
@@ -191,6 +192,7 @@ def markdown(records: list[Record], meta: dict[str, Any]) -> str:
             "",
         ]
     lines += bulk_markdown(records)
+    lines += _sync_report.markdown(records)
     lines += ["### targets", "", "| target | backend | measured | |", "|---|---|---:|---|"]
     for target, backend, value, verdict in ratios(records):
         lines.append(f"| {target} | {backend} | {_fmt(value, 2)} | {verdict} |")
@@ -269,4 +271,5 @@ def write_all(records: list[Record], meta: dict[str, Any], out: Path) -> list[Pa
     (out / "latest.json").write_text(json.dumps(records, indent=1) + "\n")
     (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     (out / "latest.md").write_text(markdown(records, meta))
-    return [out / "latest.json", out / "latest.md", *plots(records, out)]
+    written = plots(records, out) + _sync_report.plot(records, out)
+    return [out / "latest.json", out / "latest.md", *written]

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 import occ
 import occ.sql
-from benchmarks import _mongo
+from benchmarks import _mongo, _sync
 from benchmarks._backends import (
     IN_CI,
     SQLBackend,
@@ -30,6 +30,7 @@ from benchmarks._backends import (
 from benchmarks._bulk import bulk_sql
 from benchmarks._contention import CONTENTION_SYSTEMS, Cell, run_cell
 from benchmarks._counting import count_sql
+from benchmarks._outbox_cost import mongo_outbox_cost, outbox_cost
 from benchmarks._report import ratios, write_all
 from benchmarks._soak import memory_mb
 from benchmarks._sql import SQLSystem, make_system, systems_for
@@ -39,7 +40,7 @@ from occ.testing.databases import DatabaseUnavailableError
 __all__ = ["Settings", "main"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
-WORKLOADS = ("blind_update", "read_modify_write", "contention", "soak", "bulk")
+WORKLOADS = ("blind_update", "read_modify_write", "contention", "soak", "bulk", "sync")
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,29 @@ def soak(settings: Settings) -> list[dict[str, Any]]:
     return [rec]
 
 
+# -- sync --------------------------------------------------------------------------
+
+
+def _sync_records(
+    settings: Settings, wanted: set[str] | None, missing: list[str]
+) -> list[dict[str, Any]]:
+    """The outbox's cost on MongoDB, and events through outbox, relay, broker and replica."""
+    records: list[dict[str, Any]] = []
+    if wanted is None or "mongo" in wanted:
+        found, why = mongo_outbox_cost(settings, log)
+        records += found
+        if why is not None:
+            missing.append(f"outbox on mongo: {why}")
+    log("sync: outbox -> relay -> broker -> replica, and the raw broker")
+    try:
+        found, unreachable = _sync.run(settings.mode, wanted, log)
+    except DatabaseUnavailableError as exc:
+        missing.append(f"sync: {exc}")
+        return records
+    missing += unreachable
+    return records + found
+
+
 # -- main --------------------------------------------------------------------------
 
 
@@ -292,11 +316,16 @@ def main(argv: list[str] | None = None) -> int:
                 records += bulk_sql(backend, settings, log)
             if "contention" in workloads and backend.row_locks:
                 records += contention(backend, settings)
+            if "sync" in workloads:
+                log(f"  outbox: blind update with and without it on {backend.name}")
+                records += outbox_cost(backend, settings)
     if wanted is None or "mongo" in wanted:
         mongo_records, why = _mongo.run(settings, workloads, log)
         records += mongo_records
         if why is not None:
             missing.append(f"mongo: {why}")
+    if "sync" in workloads:
+        records += _sync_records(settings, wanted, missing)
     if "soak" in workloads and (wanted is None or "sqlite_memory" in wanted):
         log(f"soak: {settings.soak_ops:,} ops on sqlite_memory")
         records += soak(settings)

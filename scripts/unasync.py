@@ -77,6 +77,11 @@ IDENTIFIERS = {
     "AsyncMongoReplica": "MongoReplica",
     "AsyncPushClient": "PushClient",
     "AsyncClient": "Client",
+    "AsyncMongoOutboxReader": "MongoOutboxReader",
+    "aoutbox_write": "outbox_write",
+    "aoutbox_mode": "outbox_mode",
+    "_ain_transaction": "_in_transaction",
+    "_aabort": "_abort",
 }
 
 RULES = {**KEYWORDS, **IDENTIFIERS}

@@ -38,10 +38,11 @@ FIELDS = {
     "retries": int,
     "peak_rss_mb": (float, int, type(None)),
 }
-WORKLOADS = {"blind_update", "read_modify_write", "contention", "soak", "bulk"}
+WORKLOADS = {"blind_update", "read_modify_write", "contention", "soak", "bulk", "sync", "outbox"}
 SYSTEMS = {
     *("occ", "dbapi", "core", "core_cached", "orm", "pessimistic", "pymongo", "beanie"),
     *("occ_loop", "orm_bulk", "occ_nolock", "occ_increment"),
+    *("raw", "occ_outbox", "occ_outbox_changes"),
 }
 BACKENDS = {"sqlite", "sqlite_memory", "mariadb", "postgresql", "mongo"}
 #: the line the benchmark logs when it starts on a SQL database: "<backend> on <url>".
@@ -152,3 +153,39 @@ def test_round_trips_are_counted_for_occ(
     for rec in records:
         if rec["system"] == "occ" and rec["workload"] in ("blind_update", "read_modify_write"):
             assert rec["round_trips_per_op"] == (1 if rec["workload"] == "blind_update" else 2), rec
+
+
+def test_smoke_moves_events_through_every_broker_and_measures_the_outbox(
+    smoke: tuple[list[dict[str, object]], set[str]],
+) -> None:
+    from tests.sync.brokers import AMQP_URL, NATS_URL, REDIS_URL, reachable
+
+    records, expected = smoke
+    urls = {"redis": (REDIS_URL, 6379), "rabbitmq": (AMQP_URL, 5672), "nats": (NATS_URL, 4222)}
+    for broker, (url, port) in urls.items():
+        if not reachable(url, port):
+            assert not IN_CI, f"{broker} is not reachable (CI=true)"
+            continue
+        mine = [r for r in records if r["workload"] == "sync" and r.get("broker") == broker]
+        assert {r["system"] for r in mine} == {"occ", "raw"}, broker
+        for rec in mine:
+            assert rec["ops_per_s"]
+            assert rec["p50_ms"] is not None
+            assert rec["p99_ms"] is not None
+            assert rec["rows"] == rec["ops"] > 0  # every event went through
+    for backend in expected - {"mongo"}:
+        systems = {
+            r["system"]: r["round_trips_per_op"]
+            for r in records
+            if (r["workload"], r["backend"]) == ("outbox", backend)
+        }
+        assert set(systems) == {"occ", "occ_outbox", "occ_outbox_changes"}, backend
+        assert systems["occ"] == 1  # the blind update without an outbox
+        assert systems["occ_outbox_changes"] >= 1
+    pg = {
+        r["system"]: r for r in records if (r["workload"], r["backend"]) == ("outbox", "postgresql")
+    }
+    if pg:
+        assert (
+            pg["occ_outbox_changes"]["round_trips_per_op"] == 1
+        )  # the write and its event: one CTE

@@ -54,8 +54,8 @@ def test_check_fails_on_a_stale_generated_file(tmp_path: Path) -> None:
 
 def test_check_fails_on_an_unused_rule(tmp_path: Path) -> None:
     root = _copy(tmp_path)
-    source = root / "occ/mongo/_async/repository.py"
-    source.write_text(source.read_text().replace("astart_transaction", "begin_transaction"))
+    for source in root.glob("occ/**/_async/*.py"):  # every file that calls it
+        source.write_text(source.read_text().replace("astart_transaction", "begin_transaction"))
     done = _check(root)
     assert done.returncode == 1
     assert "unused rewrite rule: 'astart_transaction' -> 'start_transaction'" in done.stdout

@@ -43,13 +43,15 @@ _OPERATORS = {"inc": "$inc", "add_to_set": "$addToSet", "max": "$max", "min": "$
 class Op:
     """One collection method call: ``getattr(collection, name)(*args, **kwargs)``.
 
-    ``tombstones``: on the tombstone collection (``occ_tombstones``) instead.
+    ``tombstones``: on the tombstone collection (``occ_tombstones``) instead;
+    ``outbox``: on the repository's outbox collection instead (see :mod:`occ.sync`).
     """
 
     name: str
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     tombstones: bool = False
+    outbox: bool = False
 
 
 Plan = Generator[Op, Any, Any]

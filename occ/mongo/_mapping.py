@@ -24,8 +24,11 @@ from occ._core.steps import Stored
 from occ._core.versions import IntVersions, VersionScheme
 from occ.errors import ConfigurationError, ValidationError
 
-__all__ = ["DocumentMap", "check_name", "plain", "same"]
+__all__ = ["OUTBOX_FIELD", "DocumentMap", "check_name", "plain", "same"]
 
+#: where a document carries its change events until a relay publishes them (occ.sync);
+#: never part of a record, and never writable.
+OUTBOX_FIELD = "_occ_outbox"
 _MISSING = object()
 #: the literal types a key (``_id``) may have: a filter on them matches one document.
 _KEY_TYPES = (str, int, float, bytes, ObjectId, uuid.UUID, dt.datetime, decimal.Decimal, Decimal128)
@@ -183,7 +186,7 @@ class DocumentMap:
                 raise ConfigurationError(
                     f"shard_key {name!r}: use a scalar value (got {type(value).__name__})"
                 )
-        self._reserved = {"_id", self.key, version_field, token_field}
+        self._reserved = {"_id", self.key, version_field, token_field, OUTBOX_FIELD}
         #: field names already checked writable (bounded: dict models may vary).
         self._writable: set[str] = set()
         self._hints: dict[str, Any] | None = None
@@ -205,6 +208,8 @@ class DocumentMap:
                 )
             if name == self.token_field:
                 raise ValidationError(f"{self.name}.{name} is occ's write token field")
+            if name == OUTBOX_FIELD:
+                raise ValidationError(f"{self.name}.{name} holds occ's pending change events")
             raise ValidationError(f"{self.name}.{name} is the key: it cannot be changed")
         if name in self.shard_key:
             raise ValidationError(f"{self.name}.{name} is part of the shard key: it is fixed")
@@ -354,7 +359,7 @@ class DocumentMap:
         version = doc.get(self.version_field)
         if version is None:
             version = 0
-        drop = ("_id", self.version_field, self.token_field)
+        drop = ("_id", self.version_field, self.token_field, OUTBOX_FIELD)
         record = {k: v for k, v in doc.items() if k not in drop}
         if self.fields is not None:
             record = {k: v for k, v in record.items() if k in self.fields}

@@ -4,7 +4,8 @@
   or :func:`occ.policies.register_outbox`) and every write that changes a row
   records an :class:`Event` in the same transaction.
 - **Relay** (:class:`Relay`, :class:`AsyncRelay`, ``occ relay``): publishes
-  pending events after commit, at least once, a key's events in order.
+  pending events after commit, at least once, a key's events in order, from
+  an SQL outbox (:class:`OutboxReader`) or a MongoDB one (:class:`MongoOutboxReader`).
 - **Brokers** (optional extras): Redis Streams (``occ[redis]``), RabbitMQ
   (``occ[rabbitmq]``), NATS JetStream (``occ[nats]``).
 - **Replicas** (:class:`Replica`, :class:`MongoReplica` and their async
@@ -21,30 +22,36 @@ from typing import TYPE_CHECKING, Any
 
 from occ.sync._delivery import Delivery
 from occ.sync._event import Event, EventError, PushError, decode, encode
-from occ.sync._outbox import PARTITIONS, Outbox, event_headers, outbox_table
+from occ.sync._outbox import PARTITIONS, Outbox, event_headers
 
 if TYPE_CHECKING:
     from occ.sync._async.consumer import AsyncConsumer
+    from occ.sync._async.mongo_relay import AsyncMongoOutboxReader
     from occ.sync._async.mongo_replica import AsyncMongoReplica
     from occ.sync._async.push import AsyncPushClient
     from occ.sync._async.redis import AsyncRedisStreams, AsyncRedisSubscriber
-    from occ.sync._async.relay import AsyncOutboxReader, AsyncPublisher, AsyncRelay
+    from occ.sync._async.relay import AsyncPublisher, AsyncRelay
     from occ.sync._async.replica import AsyncReplica
+    from occ.sync._async.sql_reader import AsyncOutboxReader
     from occ.sync._nats import NatsJetStream, NatsSubscriber
+    from occ.sync._outbox import OutboxStatus
     from occ.sync._push_app import push_route
     from occ.sync._rabbitmq import RabbitPublisher, RabbitSubscriber
-    from occ.sync._relay_sql import OutboxStatus
     from occ.sync._replica_sql import Outcome, replica_tombstone_table
     from occ.sync._sync.consumer import Consumer
+    from occ.sync._sync.mongo_relay import MongoOutboxReader
     from occ.sync._sync.mongo_replica import MongoReplica
     from occ.sync._sync.push import PushClient
     from occ.sync._sync.redis import RedisStreams, RedisSubscriber
-    from occ.sync._sync.relay import OutboxReader, Publisher, Relay
+    from occ.sync._sync.relay import Publisher, Relay
     from occ.sync._sync.replica import Replica
+    from occ.sync._sync.sql_reader import OutboxReader
+    from occ.sync._tables import outbox_table
 
 __all__ = [
     "PARTITIONS",
     "AsyncConsumer",
+    "AsyncMongoOutboxReader",
     "AsyncMongoReplica",
     "AsyncOutboxReader",
     "AsyncPublisher",
@@ -57,6 +64,7 @@ __all__ = [
     "Delivery",
     "Event",
     "EventError",
+    "MongoOutboxReader",
     "MongoReplica",
     "NatsJetStream",
     "NatsSubscriber",
@@ -90,17 +98,19 @@ _LAZY = {
     "RedisStreams": "occ.sync._sync.redis",
     "RedisSubscriber": "occ.sync._sync.redis",
     "AsyncRelay": "occ.sync._async.relay",
-    "AsyncOutboxReader": "occ.sync._async.relay",
+    "AsyncOutboxReader": "occ.sync._async.sql_reader",
     "AsyncPublisher": "occ.sync._async.relay",
-    "OutboxStatus": "occ.sync._relay_sql",
+    "OutboxStatus": "occ.sync._outbox",
     "Relay": "occ.sync._sync.relay",
-    "OutboxReader": "occ.sync._sync.relay",
+    "OutboxReader": "occ.sync._sync.sql_reader",
     "Publisher": "occ.sync._sync.relay",
     "AsyncReplica": "occ.sync._async.replica",
     "AsyncPushClient": "occ.sync._async.push",
     "PushClient": "occ.sync._sync.push",
     "push_route": "occ.sync._push_app",
     "AsyncMongoReplica": "occ.sync._async.mongo_replica",
+    "AsyncMongoOutboxReader": "occ.sync._async.mongo_relay",
+    "MongoOutboxReader": "occ.sync._sync.mongo_relay",
     "MongoReplica": "occ.sync._sync.mongo_replica",
     "NatsJetStream": "occ.sync._nats",
     "NatsSubscriber": "occ.sync._nats",
@@ -109,6 +119,7 @@ _LAZY = {
     "Replica": "occ.sync._sync.replica",
     "Outcome": "occ.sync._replica_sql",
     "replica_tombstone_table": "occ.sync._replica_sql",
+    "outbox_table": "occ.sync._tables",
 }
 
 

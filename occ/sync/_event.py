@@ -2,9 +2,10 @@
 
 An event is encoded as one JSON object (UTF-8 bytes) whose values are JSON,
 with datetimes, dates and times as ISO 8601 strings, decimals and UUIDs as
-strings and bytes as ``"\\x"`` + hex (the spelling PostgreSQL's ``to_json``
-uses). :func:`decode` checks every field and raises :class:`EventError`
-naming the first one that is wrong: consumers dead-letter such events.
+strings, bytes as ``"\\x"`` + hex (the spelling PostgreSQL's ``to_json``
+uses), and MongoDB's ``ObjectId`` and ``Decimal128`` as strings.
+:func:`decode` checks every field and raises :class:`EventError` naming the
+first one that is wrong: consumers dead-letter such events.
 """
 
 from __future__ import annotations
@@ -112,6 +113,11 @@ def _default(value: Any) -> Any:
         return value.value
     if isinstance(value, set | frozenset | tuple):
         return list(value)
+    if type(value).__module__.startswith("bson"):  # MongoDB's own scalars, as text
+        if type(value).__name__ == "ObjectId":
+            return str(value)
+        if type(value).__name__ == "Decimal128":
+            return str(value.to_decimal())
     raise TypeError(f"a value of type {type(value).__name__} cannot go into an event")
 
 

@@ -170,13 +170,17 @@ class NatsSubscriber:
         sub = await self._ensure()
         try:
             msgs = await sub.fetch(count, timeout=max(timeout, 0.05))
-        except self.nats.errors.TimeoutError:
+        except (TimeoutError, self.nats.errors.TimeoutError):  # nats-py raises either
             return []
         return [Delivery(m.data, m) for m in msgs]
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge ``deliveries``: every ack sent, then one flush for the batch (an ack
+        lost on the way only brings its event back, and the replica discards it)."""
         for delivery in deliveries:
-            await delivery.handle.ack_sync(timeout=self.timeout)
+            await delivery.handle.ack()
+        if deliveries:
+            await self.nc.flush(timeout=self.timeout)
 
     async def dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Publish ``delivery`` to the dead-letter subject with ``reason``, then ack it."""

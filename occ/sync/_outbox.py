@@ -1,10 +1,13 @@
-"""The outbox: which entities emit change events, and the table that holds them.
+"""The outbox: which entities emit change events, and where (pure, no database driver).
 
 An entity opts in with ``outbox=Outbox(...)`` on its repository, or once in
 :mod:`occ.policies` (``occ.policies.register_outbox(Model, Outbox())``).
 Every write that changes a row then records one :class:`~occ.sync.Event`
-in the outbox table, in the same transaction as the write; a relay
-publishes it after commit.
+atomically with the write: a row of the outbox table in the same
+transaction (SQL, see :mod:`occ.sync._tables`), a document of the outbox
+collection in the same transaction, or a pending event inside the written
+document itself (MongoDB, see :mod:`occ.sync._mongo_outbox`); a relay
+publishes it afterwards.
 """
 
 from __future__ import annotations
@@ -16,15 +19,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
-
 from occ.errors import ConfigurationError
 
-__all__ = ["PARTITIONS", "Outbox", "event_headers", "outbox_table", "partition_of"]
+__all__ = ["MONGO_MODES", "PARTITIONS", "Outbox", "OutboxStatus", "event_headers", "partition_of"]
 
 #: the outbox's partitions: a relay leases partitions, and a key always falls in one.
 PARTITIONS = 16
+#: where a MongoDB repository keeps an event until the relay publishes it.
+MONGO_MODES = ("auto", "collection", "document")
 
 _headers: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
     "occ_event_headers", default=None
@@ -61,16 +63,29 @@ class Outbox:
         entity: the entity name events carry (default: the table or collection name).
         headers: called for each event; returns headers to attach (e.g. the
             current trace context), merged under those of :func:`event_headers`.
+        mongo: where a MongoDB repository keeps the event until a relay
+            publishes it: ``"collection"`` (a document of the outbox
+            collection ``table``, inserted in the write's transaction: replica
+            sets and sharded clusters), ``"document"`` (inside the written
+            document, field ``_occ_outbox``, set by the same conditional
+            update: any server, standalone ones too), or ``"auto"`` (the
+            collection where the server has transactions, else the document;
+            asked once, at the first write). SQL repositories ignore it.
     """
 
     table: str = "occ_outbox"
     value: Literal["full", "changes"] = "full"
     entity: str | None = None
     headers: Callable[[], Mapping[str, str]] | None = None
+    mongo: Literal["auto", "collection", "document"] = "auto"
 
     def __post_init__(self) -> None:
         if self.value not in ("full", "changes"):
             raise ConfigurationError(f"Outbox(value=) is 'full' or 'changes', got {self.value!r}")
+        if self.mongo not in MONGO_MODES:
+            raise ConfigurationError(
+                f"Outbox(mongo=) is one of {', '.join(map(repr, MONGO_MODES))}, got {self.mongo!r}"
+            )
         if not self.table.replace("_", "").isalnum():
             raise ConfigurationError(
                 f"an outbox table name is letters, digits and _: {self.table!r}"
@@ -88,67 +103,26 @@ class Outbox:
         return out
 
 
+@dataclass(frozen=True)
+class OutboxStatus:
+    """What ``occ sync status`` shows: pending events, their lag, published events, leases.
+
+    Attributes:
+        pending: events not yet published.
+        lag: seconds since the oldest pending event was written (0 when none is).
+        published: published events still kept (until the retention period).
+        leases: the relay holding each partition (``None``: free).
+    """
+
+    pending: int
+    lag: float
+    published: int
+    leases: dict[int, str | None]
+
+
 def partition_of(entity: str, key_text: str) -> int:
     """The outbox partition of a key (stable across processes and versions of Python)."""
     return zlib.crc32(f"{entity}\x00{key_text}".encode()) % PARTITIONS
-
-
-_tables: dict[str, sa.Table] = {}
-
-
-def outbox_table(name: str = "occ_outbox", metadata: sa.MetaData | None = None) -> sa.Table:
-    """The outbox table's definition (for Alembic migrations, or your own metadata).
-
-    ``id`` orders events: per key it follows commit order (the row's lock is
-    taken before the event row is inserted). ``published_at`` is NULL while
-    the event waits for the relay.
-    """
-    if metadata is None:
-        cached = _tables.get(name)
-        if cached is not None:
-            return cached
-    md = metadata if metadata is not None else sa.MetaData()
-    micro = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
-    table = sa.Table(
-        name,
-        md,
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
-        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
-        sa.Column("partition_no", sa.SmallInteger, nullable=False),
-        sa.Column("entity", sa.String(200), nullable=False),
-        sa.Column("entity_key", sa.String(500), nullable=False),
-        sa.Column("version", sa.BigInteger, nullable=False),
-        sa.Column("previous", sa.BigInteger),
-        sa.Column("operation", sa.String(10), nullable=False),
-        sa.Column("changes", sa.Text, nullable=False),
-        sa.Column("value", sa.Text),
-        sa.Column("headers", sa.Text),
-        sa.Column("created_at", micro, nullable=False),
-        sa.Column("published_at", micro),
-        sa.Index(f"{name}_pending", "partition_no", "published_at", "id"),
-        sa.Index(f"{name}_published", "published_at"),
-    )
-    if metadata is None:
-        _tables[name] = table
-    return table
-
-
-def lease_table(name: str = "occ_outbox", metadata: sa.MetaData | None = None) -> sa.Table:
-    """The relays' lease table of outbox ``name``: one row per partition."""
-    md = metadata if metadata is not None else sa.MetaData()
-    return sa.Table(
-        f"{name}_leases",
-        md,
-        sa.Column("partition_no", sa.SmallInteger, primary_key=True, autoincrement=False),
-        sa.Column("owner", sa.String(100)),
-        sa.Column("expires", sa.Double, nullable=False, default=0.0),
-        sa.Column("version", sa.BigInteger, nullable=False, default=1),
-    )
 
 
 def headers_of(outbox: Outbox) -> dict[str, str] | None:

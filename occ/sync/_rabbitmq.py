@@ -115,6 +115,7 @@ class RabbitSubscriber:
         self.connection: Any = None
         self.channel: Any = None
         self.queue: Any = None
+        self._pushed: asyncio.Queue[Any] = asyncio.Queue()
 
     async def _ensure(self) -> Any:
         if self.queue is None:
@@ -128,22 +129,22 @@ class RabbitSubscriber:
             await queue.bind(exchange, routing_key=self.entity)
             await channel.declare_queue(self.dead_letter_queue, durable=True)
             self.channel, self.queue = channel, queue
+            # RabbitMQ pushes up to ``prefetch`` unacknowledged messages into this buffer.
+            self._pushed = asyncio.Queue()
+            await queue.consume(self._pushed.put, no_ack=False)
         return self.queue
 
     async def fetch(self, count: int, timeout: float) -> list[Delivery]:
         """Up to ``count`` messages; waits up to ``timeout`` seconds for the first."""
-        queue = await self._ensure()
-        out: list[Delivery] = []
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(out) < count:
-            message = await queue.get(no_ack=False, fail=False)
-            if message is None:
-                if out or asyncio.get_running_loop().time() >= deadline:
-                    break
-                await asyncio.sleep(0.02)
-                continue
-            out.append(Delivery(message.body, message))
-        return out
+        await self._ensure()
+        try:
+            first = await asyncio.wait_for(self._pushed.get(), timeout)
+        except TimeoutError:
+            return []
+        out = [first]
+        while len(out) < count and not self._pushed.empty():
+            out.append(self._pushed.get_nowait())
+        return [Delivery(message.body, message) for message in out]
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         for delivery in deliveries:

@@ -16,25 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from occ.sync._event import Event
-from occ.sync._outbox import PARTITIONS, lease_table, outbox_table
+from occ.sync._outbox import PARTITIONS, OutboxStatus
+from occ.sync._tables import lease_table, outbox_table
 
 __all__ = ["OutboxStatus", "RelaySQL"]
-
-
-@dataclass(frozen=True)
-class OutboxStatus:
-    """What ``occ sync status`` shows: pending events, their lag, published events, leases."""
-
-    pending: int
-    lag: float
-    published: int
-    leases: dict[int, str | None]
 
 
 def utcnow() -> dt.datetime:

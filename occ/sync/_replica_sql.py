@@ -100,7 +100,10 @@ class ReplicaSQL:
         if unknown:
             raise ConfigurationError(f"{entity.name} has no fields {unknown}")
         self.fields = kept
-        self.tombstones = Tombstones(name, dialect, REPLICA_TOMBSTONES)
+        #: whose tombstones these are: this replica's table (two replicas of one entity in
+        #: one database keep their own).
+        self.tomb_entity = entity.table.fullname
+        self.tombstones = Tombstones(self.tomb_entity, dialect, REPLICA_TOMBSTONES)
         self.table = REPLICA_TOMBSTONES
         t = entity.table
         self._key_clause = sa.and_(
@@ -122,6 +125,17 @@ class ReplicaSQL:
         )
         self._upserts: dict[tuple[str, ...], Any] = {}
         self._updates: dict[tuple[str, ...], Any] = {}
+        self._many: dict[tuple[str, ...], Any] = {}
+        many_keys: Any = sa.bindparam("occ_keys", expanding=True)
+        if len(entity.key_columns) == 1:
+            where = entity.key_columns[0].in_(many_keys)
+        else:
+            where = sa.tuple_(*entity.key_columns).in_(many_keys)
+        self._held_rows = sa.select(*entity.key_columns, entity.version_col).where(where)
+        self._held_tombs = sa.select(tomb.c.entity_key, tomb.c.version).where(
+            tomb.c.entity == sa.bindparam("occ_te"),
+            tomb.c.entity_key.in_(sa.bindparam("occ_texts", expanding=True)),
+        )
 
     # -- events -> parameters ----------------------------------------------------------
 
@@ -204,10 +218,19 @@ class ReplicaSQL:
             where=version < stmt.excluded[version.name],
         )
 
-    def upsert_many(self, rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], int]]) -> Any:
-        """One multi-row upsert of ``(key params, values, version)`` rows, each applied only
-        if newer (their tombstones were checked by :meth:`held_many`)."""
+    def upsert_many(
+        self, rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], int]]
+    ) -> tuple[Any, list[dict[str, Any]]]:
+        """The upsert of many ``(key params, values, version)`` rows, each applied only if
+        newer (their tombstones were checked by :meth:`held_many`), and its parameters:
+        one statement built once per field set, executed for all rows at once (the
+        driver sends them as multi-row statements)."""
         entity = self.entity
+        fields = tuple(rows[0][1])
+        stmt = self._many.get(fields)
+        if stmt is None:
+            module: Any = {"mysql": mysql, "postgresql": postgresql}.get(self.dialect, sqlite)
+            stmt = self._many[fields] = self._if_newer(module.insert(entity.table), fields)
         data = []
         for key, values, version in rows:
             pairs = zip(entity.key_fields, entity.key_columns, strict=True)
@@ -215,23 +238,19 @@ class ReplicaSQL:
             item.update({entity.fields[n].key: v for n, v in values.items()})
             item[entity.version_col.key] = version
             data.append(item)
-        module: Any = {"mysql": mysql, "postgresql": postgresql}.get(self.dialect, sqlite)
-        return self._if_newer(module.insert(entity.table).values(data), tuple(rows[0][1]))
+        return stmt, data
 
-    def held_many(self, keys: Sequence[Mapping[str, Any]]) -> tuple[Any, Any]:
-        """Two selects: ``(key text, version)`` of the rows and of the tombstones of ``keys``."""
+    def held_many(self, keys: Sequence[Mapping[str, Any]]) -> tuple[Any, Any, dict[str, Any]]:
+        """Two selects (built once): ``(key..., version)`` of the rows and ``(key text,
+        version)`` of the tombstones of ``keys``, and their parameters."""
         entity = self.entity
         parts = [tuple(k[f"k_{f}"] for f in entity.key_fields) for k in keys]
-        if len(entity.key_columns) == 1:
-            where = entity.key_columns[0].in_([p[0] for p in parts])
-        else:
-            where = sa.tuple_(*entity.key_columns).in_(parts)
-        rows = sa.select(*entity.key_columns, entity.version_col).where(where)
-        tomb = REPLICA_TOMBSTONES
-        tombs = sa.select(tomb.c.entity_key, tomb.c.version).where(
-            tomb.c.entity == self.name, tomb.c.entity_key.in_([k["occ_tk"] for k in keys])
-        )
-        return rows, tombs
+        params = {
+            "occ_keys": [p[0] for p in parts] if len(parts[0]) == 1 else parts,
+            "occ_texts": [k["occ_tk"] for k in keys],
+            "occ_te": self.tomb_entity,
+        }
+        return self._held_rows, self._held_tombs, params
 
     def row_texts(self, rows: Sequence[Any]) -> dict[str, Any]:
         """``{key text: version}`` of the rows :meth:`held_many` selected."""

@@ -30,7 +30,8 @@ from occ.errors import ConfigurationError, ValidationError
 from occ.sql._mapping import EntityMap
 from occ.sql._statements import _LRU, Statements
 from occ.sync._event import dumps, key_text, new_id
-from occ.sync._outbox import Outbox, headers_of, outbox_table, partition_of
+from occ.sync._outbox import Outbox, headers_of, partition_of
+from occ.sync._tables import outbox_table
 
 __all__ = ["SQLOutbox"]
 

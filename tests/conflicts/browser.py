@@ -73,11 +73,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def served(app: Any) -> Iterator[str]:
-    """``app`` served by uvicorn on 127.0.0.1 in a thread; its base URL."""
+def served(app: Any, port: int | None = None) -> Iterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1 (on ``port``, default a free one) in a thread;
+    its base URL."""
     import uvicorn
 
-    port = _free_port()
+    port = port or _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -17,9 +17,10 @@ from typing import Any
 
 import pymongo
 import pytest
-from pymongo import monitoring
+from pymongo import monitoring, uri_parser
 
 import occ.mongo
+from tests.mongo.proxy import Proxy
 
 CLIENTS = ("pymongo", "pymongo_async", "motor")
 #: commands a driver sends on its own, not on behalf of an operation.
@@ -161,3 +162,21 @@ async def mongo(
     finally:
         await close_client(kind, client)
         harness.drop()
+
+
+@pytest.fixture
+async def cut(mongo: Mongo, mongodb_uri: str) -> AsyncIterator[tuple[Mongo, Proxy]]:
+    """The harness with its client going through a proxy that can cut connections
+    (:mod:`tests.mongo.proxy`)."""
+    host, port = uri_parser.parse_uri(mongodb_uri)["nodelist"][0]
+    proxy = Proxy((host, port))
+    log = CommandLog()
+    client = make_client(mongo.kind, proxy.uri, log)
+    original = mongo.client, mongo.log
+    mongo.client, mongo.log = client, log
+    try:
+        yield mongo, proxy
+    finally:
+        mongo.client, mongo.log = original
+        await close_client(mongo.kind, client)
+        proxy.close()

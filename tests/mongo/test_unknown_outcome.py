@@ -6,31 +6,11 @@ the driver reports the unknown outcome to occ instead of retrying itself.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from pymongo import uri_parser
 
 from occ import Versioned
-from tests.mongo.conftest import CommandLog, Mongo, close_client, make_client
+from tests.mongo.conftest import Mongo
 from tests.mongo.proxy import Proxy
-
-
-@pytest.fixture
-async def cut(mongo: Mongo, mongodb_uri: str) -> AsyncIterator[tuple[Mongo, Proxy]]:
-    """The harness with its client going through a proxy that can cut connections."""
-    host, port = uri_parser.parse_uri(mongodb_uri)["nodelist"][0]
-    proxy = Proxy((host, port))
-    log = CommandLog()
-    client = make_client(mongo.kind, proxy.uri, log)
-    original = mongo.client, mongo.log
-    mongo.client, mongo.log = client, log
-    try:
-        yield mongo, proxy
-    finally:
-        mongo.client, mongo.log = original
-        await close_client(mongo.kind, client)
-        proxy.close()
 
 
 async def test_update_whose_reply_was_lost_is_recognised_as_applied(

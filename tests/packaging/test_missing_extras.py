@@ -65,3 +65,14 @@ def test_occ_doctor_on_mongodb_without_pymongo_names_the_mongo_extra(tmp_path: P
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert "pymongo is not installed" in out.stderr
     assert "pip install 'occ[cli,mongo,sql]'" in out.stderr
+
+
+def test_a_mongodb_outbox_needs_no_sqlalchemy(tmp_path: Path) -> None:
+    code = (
+        "import occ.mongo, occ.sync\n"
+        "from occ.sync import MongoOutboxReader, Outbox, Relay\n"
+        "print(Outbox(mongo='document').mongo, MongoOutboxReader.__name__, Relay.__name__)\n"
+    )
+    out = run_hiding(["sqlalchemy"], [sys.executable, "-c", code], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["document", "MongoOutboxReader", "Relay"]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+import occ
 from occ.sync import (
     Consumer,
     Event,
@@ -154,3 +155,50 @@ def test_the_replica_rule_catches_a_version_going_down_and_a_divergence() -> Non
     with pytest.raises(HistoryAnomalyError) as caught:
         check_replicas(log, {1: 4}, {"copy": {1: 2}})
     assert caught.value.kinds == {"replica-regression", "replica-divergence"}
+
+
+def test_a_batched_consumer_applies_each_batch_at_once_and_still_dead_letters_poison(
+    sqlite_engine: sa.Engine, redis_url: str, stream: str
+) -> None:
+    import redis
+
+    from occ.sync import Event, encode
+
+    svc = Service(sqlite_engine, sqlite_engine)
+    history(svc, keys=6, updates=3)  # 6 inserts, 18 updates, 1 delete
+    relay = Relay(
+        OutboxReader(sqlite_engine, svc.outbox.table), RedisStreams(redis_url, stream=stream)
+    )
+    while relay.run_once():
+        pass
+    name = stream.format(entity="profiles")
+    client = redis.Redis.from_url(redis_url)
+    client.xadd(name, {"event": b"not json"})  # poison among the valid ones
+    stranger = Event(id="x1", entity="orders", key=1, version=1, previous=None, operation="insert")
+    client.xadd(name, {"event": encode(stranger)})
+    client.close()
+    replica = Replica(sqlite_engine, svc.copy, entity="profiles")
+    dead = f"{name}:dead"
+    group = RedisSubscriber(redis_url, name, group="copy", dead_letter=dead)
+    statements: list[str] = []
+    sa.event.listen(sqlite_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    consumer = Consumer(group, replica, batch=100, batched=True)
+    while consumer.run_once(timeout=0.1):
+        pass
+    svc.assert_converged()
+    assert consumer.counts["dead"] == 2
+    assert consumer.counts["applied"] == 25  # the poisoned batch went one by one
+    # a clean batch (a redelivery of everything) goes at once
+    with sqlite_engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {svc.outbox.table} SET published_at = NULL"))
+    while relay.run_once():
+        pass
+    statements.clear()
+    while consumer.run_once(timeout=0.1):
+        pass
+    assert consumer.counts["stale"] + consumer.counts["duplicate"] == 25
+    assert 0 < len(statements) <= 3  # one batch: a read of rows, one of tombstones, no upsert
+    svc.assert_converged()
+    assert Consumer(group, replica, batched=False).handle_many is None
+    with pytest.raises(occ.ConfigurationError, match="apply_many"):
+        Consumer(group, lambda e: None, batched=True)

@@ -97,6 +97,24 @@ def test_a_delete_leaves_a_tombstone_no_late_update_brings_back(
     assert replica.purge_tombstones(dt.timedelta(0)) == 2
 
 
+def test_two_replicas_of_one_entity_in_one_database_keep_their_own_tombstones(
+    engine: sa.Engine, table: sa.Table
+) -> None:
+    other = profile_table(unique("copy"))
+    other.create(engine)
+    ahead, behind = Replica(engine, table, entity=SOURCE), Replica(engine, other, entity=SOURCE)
+    for replica in (ahead, behind):
+        assert replica.apply(event(1, op="insert")) == "applied"
+    assert ahead.apply(event(2)) == "applied"
+    assert ahead.apply(event(2, op="delete")) == "applied"
+    # the other replica has not seen the delete: its events apply to it as they come
+    assert behind.apply(event(2)) == "applied"
+    assert held(engine, other).version == 2
+    assert behind.apply(event(2, op="delete")) == "applied"
+    assert ahead.purge_tombstones(dt.timedelta(0)) == 1  # its own, not the other's
+    assert behind.apply(event(2)) == "stale"
+
+
 def test_changes_only_events_never_apply_over_a_gap(engine: sa.Engine, table: sa.Table) -> None:
     replica = Replica(engine, table, entity=SOURCE)
     assert replica.apply(event(1, op="insert", full=False)) == "applied"

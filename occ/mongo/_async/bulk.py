@@ -43,10 +43,16 @@ class AsyncMongoBulk(AsyncRepositoryBase[T], Generic[T]):
         return self._bulk_commands
 
     async def _read_many(self, step: ReadMany) -> list[Stored | None]:
+        if getattr(self, "outbox", None) is not None:
+            # Deleted documents awaiting their relay must read as absent: key by key.
+            return await super()._read_many(step)
         found: list[Stored | None] = await self._execute(self._batches.read_plan(step.keys))
         return found
 
     async def _write_many(self, step: WriteMany) -> list[Any]:
+        if getattr(self, "outbox", None) is not None:
+            # Each write carries its change event: one by one, through the single path.
+            return await super()._write_many(step)
         plan = self._batches.write_plan(step.writes, in_transaction=self._joined())
         done: list[Any] = await self._execute(plan)
         return done

@@ -44,10 +44,16 @@ class MongoBulk(RepositoryBase[T], Generic[T]):
         return self._bulk_commands
 
     def _read_many(self, step: ReadMany) -> list[Stored | None]:
+        if getattr(self, "outbox", None) is not None:
+            # Deleted documents awaiting their relay must read as absent: key by key.
+            return super()._read_many(step)
         found: list[Stored | None] = self._execute(self._batches.read_plan(step.keys))
         return found
 
     def _write_many(self, step: WriteMany) -> list[Any]:
+        if getattr(self, "outbox", None) is not None:
+            # Each write carries its change event: one by one, through the single path.
+            return super()._write_many(step)
         plan = self._batches.write_plan(step.writes, in_transaction=self._joined())
         done: list[Any] = self._execute(plan)
         return done

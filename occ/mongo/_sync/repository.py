@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pymongo import ReadPreference
 
@@ -22,6 +22,12 @@ from occ.mongo._clients import check_collection, start_session, start_transactio
 from occ.mongo._commands import Commands, Plan
 from occ.mongo._mapping import DocumentMap
 from occ.mongo._sync.bulk import MongoBulk
+from occ.policies import outbox_for
+from occ.sync._outbox import as_outbox
+
+if TYPE_CHECKING:
+    from occ.sync._mongo_outbox import MongoOutbox
+    from occ.sync._outbox import Outbox
 
 __all__ = ["Repository"]
 
@@ -68,10 +74,14 @@ class Repository(MongoBulk[T], Generic[T]):
             go (default: the primary), e.g. ``ReadPreference.SECONDARY_PREFERRED``;
             a version read from a secondary may be old, and a write based on it
             conflicts and is resolved by the policy, never lost.
+        outbox: record a change event atomically with every write that changes
+            a document (an :class:`occ.sync.Outbox`, or ``True`` for its
+            defaults; where the event waits: its ``mongo`` option); default: the
+            one registered in :mod:`occ.policies`, if any. Needs ``tombstones``.
 
     Raises:
-        ConfigurationError: a collection of another client or mode, ``w=0``, or a
-            model without its key or version field.
+        ConfigurationError: a collection of another client or mode, ``w=0``, a
+            model without its key or version field, or an outbox without tombstones.
     """
 
     def __init__(
@@ -91,6 +101,7 @@ class Repository(MongoBulk[T], Generic[T]):
         write_concern: Any = None,
         read_concern: Any = None,
         read_preference: Any = None,
+        outbox: Outbox | bool | None = None,
     ) -> None:
         check_collection(collection)
         write_concern = write_concern or collection.write_concern
@@ -134,6 +145,22 @@ class Repository(MongoBulk[T], Generic[T]):
             "occ_tombstones", read_preference=ReadPreference.PRIMARY, write_concern=write_concern
         )
         self.session = session
+        #: the change events of its writes (see :mod:`occ.sync`), ``None`` without an outbox.
+        self.outbox: MongoOutbox | None = None
+        self._outbox_coll: Any = None
+        config = as_outbox(outbox_for(model, collection.name) if outbox is None else outbox)
+        if config is not None:
+            from occ.sync._mongo_outbox import MongoOutbox
+
+            if not tombstones:
+                raise ConfigurationError(
+                    f"{name}: an outbox needs tombstones (a replica orders a key's events by "
+                    "version, across deletes too)"
+                )
+            self.outbox = MongoOutbox(config, docs, self.commands, collection.name)
+            self._outbox_coll = self._coll.database.get_collection(
+                config.table, read_preference=ReadPreference.PRIMARY
+            )
 
     def with_session(self, session: Any) -> Any:
         """This repository with every command in ``session`` (same policy, stats, options).
@@ -161,6 +188,7 @@ class Repository(MongoBulk[T], Generic[T]):
             while True:
                 try:
                     target = self._tombstones if op.tombstones else coll
+                    target = self._outbox_coll if op.outbox else target
                     call = getattr(target, op.name)(*op.args, session=session, **op.kwargs)
                     # a find returns a cursor: every document of it
                     result = call.to_list(None) if op.name == "find" else call
@@ -175,10 +203,16 @@ class Repository(MongoBulk[T], Generic[T]):
         # In a transaction every read is the transaction's (on the primary).
         routed = not step.primary and not self._joined()
         plan = self.commands.read_plan(step.key)
+        if self.outbox is not None:  # a deleted document awaiting its relay reads as absent
+            plan = self.outbox.read_plan(plan)
         stored: Stored | None = self._execute(plan, self.reads if routed else None)
         return stored
 
     def _write(self, step: Write) -> Any:
+        if self.outbox is not None:  # the write and its change event (occ.sync)
+            from occ.sync._sync.mongo_source import outbox_write
+
+            return outbox_write(self, step)
         return self._execute(self.commands.write_plan(step, in_transaction=self._joined()))
 
     # -- transactions -------------------------------------------------------

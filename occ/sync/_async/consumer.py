@@ -8,6 +8,12 @@ event, the event goes to the dead-letter destination with the reason. A
 replica's ``gap`` (a changes-only event whose previous version has not been
 applied yet) is held back, unacknowledged, and tried again after each batch
 until ``gap_timeout``, then dead-lettered.
+
+With ``batched=True`` each fetched batch goes to the replica's
+``apply_many`` (one read and one multi-row upsert) and is acknowledged with
+one call; a batch that fails as a whole (an invalid event among valid ones, a
+replica that is down) is then applied event by event, with the retries and
+dead letters above.
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ class AsyncConsumer:
         attempts: tries of a failing handler before the event is dead-lettered.
         backoff: first and longest sleep (seconds) between tries.
         gap_timeout: seconds an event held back for a gap waits before it is dead-lettered.
+        batched: apply each batch with the replica's ``apply_many`` and acknowledge it
+            with one call (many times faster); an event followed in its batch by a
+            newer one of its key is then never applied: it counts as ``stale``.
     """
 
     def __init__(
@@ -52,12 +61,19 @@ class AsyncConsumer:
         attempts: int = 5,
         backoff: tuple[float, float] = (0.05, 2.0),
         gap_timeout: float = 30.0,
+        batched: bool = False,
     ) -> None:
         apply = getattr(handler, "apply", handler)
         if not callable(apply):
             raise ConfigurationError(f"a handler is a replica or a callable, got {handler!r}")
         self.subscriber = subscriber
         self.handle: Callable[[Event], Any] = apply
+        #: the replica's batch apply, when batches are applied at once.
+        self.handle_many: Callable[[list[Event]], Any] | None = None
+        if batched:
+            self.handle_many = getattr(handler, "apply_many", None)
+            if not callable(self.handle_many):
+                raise ConfigurationError(f"batched=True needs a replica's apply_many: {handler!r}")
         self.batch = batch
         self.attempts = attempts
         self.backoff = backoff
@@ -70,8 +86,11 @@ class AsyncConsumer:
         """Fetch one batch and settle it; the number of events acknowledged or dead-lettered."""
         deliveries = await self.subscriber.fetch(self.batch, timeout)
         settled = 0
-        for delivery in deliveries:
-            settled += await self._one(delivery)
+        if self.handle_many is not None and len(deliveries) > 1:
+            settled += await self._many(deliveries)
+        else:
+            for delivery in deliveries:
+                settled += await self._one(delivery)
         settled += await self._retry_held()
         return settled
 
@@ -95,6 +114,38 @@ class AsyncConsumer:
                 await asleep(delay)
                 delay = min(self.backoff[1], delay * 2)
         return total
+
+    async def _many(self, deliveries: list[Delivery]) -> int:
+        """Apply a batch at once and acknowledge it with one call; on failure, one by one."""
+        assert self.handle_many is not None
+        settled = 0
+        valid: list[tuple[Delivery, Event]] = []
+        for delivery in deliveries:
+            try:
+                valid.append((delivery, decode(delivery.data)))
+            except EventError as exc:
+                settled += await self._dead(delivery, f"invalid event: {exc.reason}")
+        if not valid:
+            return settled
+        try:
+            outcomes = await acall(
+                self.handle_many, [event for _, event in valid], "the consumer's handler"
+            )
+        except Exception:  # an invalid event among them, or the replica failed: one by one
+            for delivery, _ in valid:
+                settled += await self._one(delivery)
+            return settled
+        done = []
+        for (delivery, event), outcome in zip(valid, outcomes, strict=True):
+            if outcome == "gap":
+                delivery.seen = time.monotonic()
+                self._held.append((delivery, event))
+                continue
+            self.counts[outcome] += 1
+            done.append(delivery)
+        if done:
+            await self.subscriber.ack(done)
+        return settled + len(done)
 
     async def _one(self, delivery: Delivery) -> int:
         try:

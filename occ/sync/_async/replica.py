@@ -208,7 +208,7 @@ class AsyncReplica(Generic[T]):
             else:
                 outcomes[i] = classify(event, row, tomb)
         if rows:
-            await conn.execute(sql.upsert_many(rows))
+            await conn.execute(*sql.upsert_many(rows))
         for i, event in enumerate(batch):
             if outcomes[i] is None:
                 text = keys[i]["occ_tk"]
@@ -226,9 +226,9 @@ class AsyncReplica(Generic[T]):
         """The versions held (row, tombstone) of each key, by key text: one statement."""
         if not keys:
             return {}
-        rows, tombs = self.sql.held_many(keys)
-        versions = self.sql.row_texts((await conn.execute(rows)).all())
-        buried = dict((await conn.execute(tombs)).all())
+        rows, tombs, params = self.sql.held_many(keys)
+        versions = self.sql.row_texts((await conn.execute(rows, params)).all())
+        buried = dict((await conn.execute(tombs, params)).all())
         return {text: (versions.get(text), buried.get(text)) for text in {*versions, *buried}}
 
     async def purge_tombstones(self, older_than: dt.timedelta) -> int:
@@ -239,7 +239,7 @@ class AsyncReplica(Generic[T]):
         """
         horizon = dt.datetime.now(dt.UTC).replace(tzinfo=None) - older_than
         stmt = purge_statement(REPLICA_TOMBSTONES, horizon).where(
-            REPLICA_TOMBSTONES.c.entity == self.entity
+            REPLICA_TOMBSTONES.c.entity == self.sql.tomb_entity
         )
         result = await self._run(lambda conn: conn.execute(stmt))
         return int(result.rowcount)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from occ.errors import ConfigurationError
 from occ.sync._clients import Redis, require
 from occ.sync._delivery import Delivery
 from occ.sync._event import Event, encode
@@ -33,6 +34,13 @@ class RedisStreams:
 
     def __init__(self, redis: Any, *, stream: str = "occ:{entity}", maxlen: int | None = None):
         require("redis")
+        try:
+            stream.format(entity="entity")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigurationError(
+                f"stream {stream!r}: a Redis stream name may hold {{entity}} and nothing else "
+                f"in braces ({type(exc).__name__}: {exc})"
+            ) from None
         self.client = Redis(redis)
         self.stream = stream
         self.maxlen = maxlen

@@ -19,16 +19,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import sqlalchemy as sa
-
 from occ._modes import sleep
 from occ.errors import ConfigurationError
-from occ.sql._binds import Engine
-from occ.sql._engines import create_tables
 from occ.sync._event import Event
-from occ.sync._relay_sql import OutboxStatus, RelaySQL, event_of, utcnow
 
-__all__ = ["OutboxReader", "Publisher", "Relay"]
+__all__ = ["Publisher", "Relay"]
 
 log = logging.getLogger("occ.sync.relay")
 
@@ -44,101 +39,12 @@ class Publisher(Protocol):
     def publish(self, events: Sequence[Event]) -> None: ...
 
 
-class OutboxReader:
-    """The outbox table of a service database, as a relay reads it.
-
-    Args:
-        engine: the service's ``Engine``.
-        table: the outbox table's name (as given to :class:`~occ.sync.Outbox`).
-    """
-
-    def __init__(self, engine: Engine, table: str = "occ_outbox") -> None:
-        if not isinstance(engine, Engine):
-            raise ConfigurationError(f"a relay reads an outbox through an Engine, got {engine!r}")
-        self.engine = engine
-        self.sql = RelaySQL(table)
-        self._ready = False
-
-    def ready(self) -> None:
-        """Create the outbox and lease tables if they do not exist, and the lease rows."""
-        for attempt in range(3):
-            if self._ready:
-                return
-            try:
-                create_tables(self.engine, self.sql.table, self.sql.leases)
-                with self.engine.begin() as conn:
-                    have = set((conn.execute(self.sql.existing)).scalars())
-                    missing = [row for row in self.sql.seed if row["partition_no"] not in have]
-                    if missing:
-                        conn.execute(self.sql.insert_leases, missing)
-                self._ready = True
-            except sa.exc.DBAPIError:
-                if attempt == 2:
-                    raise
-                sleep(0.1)  # another relay created them at the same moment
-
-    def claim(self, owner: str, ttl: float, limit: int) -> list[int]:
-        """Take or renew up to ``limit`` partition leases; the partitions now held."""
-        self.ready()
-        now = time.time()
-        with self.engine.begin() as conn:
-            rows = (conn.execute(self.sql.lease_rows)).all()
-            mine = [p for p, who, until in rows if who == owner and until >= now]
-            free = [p for p, who, until in rows if who != owner and (who is None or until < now)]
-            wanted = (mine + free)[:limit]
-            held = []
-            for p in wanted:
-                args = {"p": p, "me": owner, "now": now, "until": now + ttl}
-                if (conn.execute(self.sql.take, args)).rowcount == 1:
-                    held.append(p)
-            return held
-
-    def release(self, owner: str) -> None:
-        """Give back every lease of ``owner`` (a clean stop)."""
-        with self.engine.begin() as conn:
-            conn.execute(self.sql.release, {"me": owner})
-
-    def pending(self, partitions: Sequence[int], limit: int) -> list[Event]:
-        """The oldest unpublished events of ``partitions``, in order."""
-        if not partitions:
-            return []
-        with self.engine.connect() as conn:
-            rows = (conn.execute(self.sql.pending(partitions, limit))).all()
-        return [event_of(row) for row in rows]
-
-    def mark(self, events: Sequence[Event]) -> None:
-        """Mark ``events`` published."""
-        ids = [e.position for e in events]
-        with self.engine.begin() as conn:
-            conn.execute(self.sql.mark, {"ids": ids, "at": utcnow()})
-
-    def purge(self, older_than: dt.timedelta) -> int:
-        """Delete the events published more than ``older_than`` ago; how many."""
-        with self.engine.begin() as conn:
-            result = conn.execute(self.sql.purge(utcnow() - older_than))
-            return int(result.rowcount)
-
-    def status(self) -> OutboxStatus:
-        """Pending events, seconds since the oldest was written, published events, leases."""
-        self.ready()
-        with self.engine.connect() as conn:
-            pending, oldest, published = (conn.execute(self.sql.status())).one()
-            leases = (conn.execute(self.sql.lease_rows)).all()
-        lag = 0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
-        now = time.time()
-        return OutboxStatus(
-            pending=int(pending),
-            lag=lag,
-            published=int(published),
-            leases={p: (who if until >= now else None) for p, who, until in leases},
-        )
-
-
 class Relay:
     """Publishes the pending events of an outbox, in order per key, at least once.
 
     Args:
-        outbox: the outbox to read (:class:`OutboxReader`, or the Mongo outbox).
+        outbox: the outbox to read (:class:`~occ.sync.OutboxReader` of a SQL
+            database, :class:`~occ.sync.MongoOutboxReader` of a MongoDB one).
         publisher: where events go (a broker, or your own :class:`Publisher`).
         batch: events per round (bounded reads, bounded broker batches).
         lease: seconds a partition lease lasts; renewed every round. A relay
