@@ -130,6 +130,52 @@ def ratios(records: list[Record]) -> list[tuple[str, str, float | None, str]]:
     return out + bulk_targets(records) + _sync_report.targets(records)
 
 
+def _sweep_markdown(cont: list[Record], title: str) -> list[str]:
+    if not cont:
+        return []
+    lines = [
+        f"### {title}",
+        "",
+        "| backend | K | H | system | goodput/s | conflicts | retries | p50 ms | p99 ms | note |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in sorted(
+        cont,
+        key=lambda r: (BACKEND_ORDER.index(r["backend"]), r["rows"], r["writers"], r["system"]),
+    ):
+        lines.append(
+            f"| {r['backend']} | {r['writers']} | {r['rows']} | {r['system']} | "
+            f"{_fmt(r['ops_per_s'])} | {r['conflicts']} | {r['retries']} | "
+            f"{_fmt(r['p50_ms'], 2)} | {_fmt(r['p99_ms'], 2)} | {r.get('note') or ''} |"
+        )
+    return [*lines, ""]
+
+
+def _construction_markdown(records: list[Record]) -> list[str]:
+    by = _single(records, "construction")
+    if not by:
+        return []
+    lines = [
+        "### construction (a repository per request)",
+        "",
+        "| backend | system | µs per construction | x `Session()` |",
+        "|---|---|---:|---:|",
+    ]
+    for backend in BACKEND_ORDER:
+        systems = by.get(backend, {})
+        session = systems.get("orm_session")
+        for name in ("occ", "orm_session"):
+            r = systems.get(name)
+            if r is None or not r["ops_per_s"]:
+                continue
+            ref = session["ops_per_s"] if session else None
+            rel = ref / r["ops_per_s"] if ref else None
+            lines.append(
+                f"| {backend} | {name} | {_fmt(1e6 / r['ops_per_s'], 1)} | {_fmt(rel, 2)} |"
+            )
+    return [*lines, ""]
+
+
 def markdown(records: list[Record], meta: dict[str, Any]) -> str:
     lines = [f"Run: {meta.get('mode')} mode, {meta.get('when')}, {meta.get('machine')}", ""]
     for workload in ("blind_update", "read_modify_write"):
@@ -161,25 +207,11 @@ def markdown(records: list[Record], meta: dict[str, Any]) -> str:
                     f"{_fmt(r['p99_ms'], 3)} | {r.get('note') or ''} |"
                 )
         lines.append("")
-    cont = [r for r in records if r["workload"] == "contention"]
-    if cont:
-        lines += [
-            "### contention (K writers over H rows, increments until success)",
-            "",
-            "| backend | K | H | system | goodput/s | conflicts | retries "
-            "| p50 ms | p99 ms | note |",
-            "|---|---:|---:|---|---:|---:|---:|---:|---:|---|",
-        ]
-        for r in sorted(
-            cont,
-            key=lambda r: (BACKEND_ORDER.index(r["backend"]), r["rows"], r["writers"], r["system"]),
-        ):
-            lines.append(
-                f"| {r['backend']} | {r['writers']} | {r['rows']} | {r['system']} | "
-                f"{_fmt(r['ops_per_s'])} | {r['conflicts']} | {r['retries']} | "
-                f"{_fmt(r['p50_ms'], 2)} | {_fmt(r['p99_ms'], 2)} | {r.get('note') or ''} |"
-            )
-        lines.append("")
+    for workload, title in (
+        ("contention", "contention (K writers over H rows, increments until success)"),
+        ("transfer", "transfer (K writers moving units between two of H accounts)"),
+    ):
+        lines += _sweep_markdown([r for r in records if r["workload"] == workload], title)
     for r in (r for r in records if r["workload"] == "soak"):
         lines += [
             "### soak",
@@ -191,6 +223,7 @@ def markdown(records: list[Record], meta: dict[str, Any]) -> str:
             f"{r.get('peak_rss_start_mb')} MB → {r['peak_rss_mb']} MB.",
             "",
         ]
+    lines += _construction_markdown(records)
     lines += bulk_markdown(records)
     lines += _sync_report.markdown(records)
     lines += ["### targets", "", "| target | backend | measured | |", "|---|---|---:|---|"]

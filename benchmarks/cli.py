@@ -9,6 +9,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from benchmarks._backends import (
     sql_backends,
 )
 from benchmarks._bulk import bulk_sql
+from benchmarks._construction import construction
 from benchmarks._contention import CONTENTION_SYSTEMS, Cell, run_cell
 from benchmarks._counting import count_sql
 from benchmarks._outbox_cost import mongo_outbox_cost, outbox_cost
@@ -35,12 +37,21 @@ from benchmarks._report import ratios, write_all
 from benchmarks._soak import memory_mb
 from benchmarks._sql import SQLSystem, make_system, systems_for
 from benchmarks._timing import Measured, interleave, percentile, record, timed_round
+from benchmarks._transfer import TRANSFER_SYSTEMS, run_transfer
 from occ.testing.databases import DatabaseUnavailableError
 
 __all__ = ["Settings", "main"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
-WORKLOADS = ("blind_update", "read_modify_write", "contention", "soak", "bulk", "sync")
+WORKLOADS = (
+    "blind_update",
+    "read_modify_write",
+    "contention",
+    "soak",
+    "bulk",
+    "sync",
+    "construction",
+)
 
 
 @dataclass(frozen=True)
@@ -160,6 +171,7 @@ def single_writer(
 
 
 def contention(backend: SQLBackend, settings: Settings) -> list[dict[str, Any]]:
+    """The contention sweep, then the transfer sweep, on one engine."""
     engine = make_engine(backend, writers=max(settings.writers))
     table = reset_table(engine)
     # Default settings: what a user gets (the lock fallback on, 10 attempts).
@@ -168,49 +180,62 @@ def contention(backend: SQLBackend, settings: Settings) -> list[dict[str, Any]]:
         "occ_nolock": occ.sql.Repository(engine, table, lock_after=None),
         "occ_increment": occ.sql.Repository(engine, table),
     }
-    out = []
+
+    def increments(name: str, first: int, k: int, h: int, cell: Cell) -> None:
+        run_cell(name, backend, engine, repos, first=first, writers=k, rows=h,
+                 seconds=settings.contention_seconds, into=cell)  # fmt: skip
+
+    def transfers(name: str, first: int, k: int, h: int, cell: Cell) -> None:
+        run_transfer(name, backend, engine, first=first, writers=k, rows=h,
+                     seconds=settings.contention_seconds, into=cell)  # fmt: skip
+
     try:
-        for h in settings.hot_rows:
-            for k in settings.writers:
-                cells = {name: Cell() for name in CONTENTION_SYSTEMS}
-                for r in range(settings.contention_rounds):
-                    order = CONTENTION_SYSTEMS if r % 2 == 0 else CONTENTION_SYSTEMS[::-1]
-                    for name in order:
-                        first = 1_000_000 * (CONTENTION_SYSTEMS.index(name) + 1)
-                        run_cell(
-                            name,
-                            backend,
-                            engine,
-                            repos,
-                            first=first,
-                            writers=k,
-                            rows=h,
-                            seconds=settings.contention_seconds,
-                            into=cells[name],
-                        )
-                summary = []
-                for name, cell in cells.items():
-                    note = f"{cell.failed} gave up (RetryExhaustedError)" if cell.failed else None
-                    out.append(
-                        record(
-                            "contention",
-                            backend.name,
-                            name,
-                            writers=k,
-                            rows=h,
-                            measured=cell.measured,
-                            round_trips=None,
-                            conflicts=cell.conflicts,
-                            retries=cell.retries,
-                            fallbacks=cell.fallbacks,
-                            failed=cell.failed,
-                            note=note,
-                        )
-                    )
-                    summary.append(f"{name} {cell.measured.ops_per_s:,.0f}/s")
-                log(f"  contention K={k} H={h}: {', '.join(summary)}")
+        out = _sweep(
+            "contention", backend, settings, CONTENTION_SYSTEMS, settings.hot_rows, increments
+        )
+        accounts = tuple(sorted({max(2, h) for h in settings.hot_rows}))
+        return out + _sweep("transfer", backend, settings, TRANSFER_SYSTEMS, accounts, transfers)
     finally:
         occ.sql.dispose(engine)
+
+
+def _sweep(
+    workload: str,
+    backend: SQLBackend,
+    settings: Settings,
+    systems: tuple[str, ...],
+    hot_rows: tuple[int, ...],
+    run: Callable[[str, int, int, int, Cell], None],
+) -> list[dict[str, Any]]:
+    """Every system at every (K writers, H rows) cell, in rounds whose order alternates."""
+    out = []
+    for h in hot_rows:
+        for k in settings.writers:
+            cells = {name: Cell() for name in systems}
+            for r in range(settings.contention_rounds):
+                for name in systems if r % 2 == 0 else systems[::-1]:
+                    run(name, 1_000_000 * (systems.index(name) + 1), k, h, cells[name])
+            summary = []
+            for name, cell in cells.items():
+                note = f"{cell.failed} gave up (RetryExhaustedError)" if cell.failed else None
+                out.append(
+                    record(
+                        workload,
+                        backend.name,
+                        name,
+                        writers=k,
+                        rows=h,
+                        measured=cell.measured,
+                        round_trips=None,
+                        conflicts=cell.conflicts,
+                        retries=cell.retries,
+                        fallbacks=cell.fallbacks,
+                        failed=cell.failed,
+                        note=note,
+                    )
+                )
+                summary.append(f"{name} {cell.measured.ops_per_s:,.0f}/s")
+            log(f"  {workload} K={k} H={h}: {', '.join(summary)}")
     return out
 
 
@@ -316,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
                 records += bulk_sql(backend, settings, log)
             if "contention" in workloads and backend.row_locks:
                 records += contention(backend, settings)
+            if "construction" in workloads:
+                log(f"  construction: a repository per request on {backend.name}")
+                records += construction(backend, settings)
             if "sync" in workloads:
                 log(f"  outbox: blind update with and without it on {backend.name}")
                 records += outbox_cost(backend, settings)

@@ -57,6 +57,12 @@ SQLITE = Backend("sqlite", "sqlite://", "sqlite+aiosqlite://")
 MARIADB = Backend("mariadb", MYSQL_URL, _async_url(MYSQL_URL))
 POSTGRESQL = Backend("postgresql", POSTGRES_URL, _async_url(POSTGRES_URL))
 SQL_BACKENDS = (SQLITE, MARIADB, POSTGRESQL)
+#: ``@servers_only`` on a test that takes the ``backend`` fixture (or ``engine``, ``db``):
+#: run it on the SQL servers alone, for what the embedded SQLite has not (row locks,
+#: concurrent write transactions, a connection to cut).
+servers_only = pytest.mark.parametrize(
+    "backend", [MARIADB, POSTGRESQL], indirect=True, ids=["mariadb", "postgresql"]
+)
 
 
 def unavailable(message: str) -> NoReturn:

@@ -38,11 +38,14 @@ FIELDS = {
     "retries": int,
     "peak_rss_mb": (float, int, type(None)),
 }
-WORKLOADS = {"blind_update", "read_modify_write", "contention", "soak", "bulk", "sync", "outbox"}
+WORKLOADS = {
+    *("blind_update", "read_modify_write", "contention", "soak", "bulk", "sync", "outbox"),
+    *("construction", "transfer"),
+}
 SYSTEMS = {
     *("occ", "dbapi", "core", "core_cached", "orm", "pessimistic", "pymongo", "beanie"),
     *("occ_loop", "orm_bulk", "occ_nolock", "occ_increment"),
-    *("raw", "occ_outbox", "occ_outbox_changes"),
+    *("raw", "occ_outbox", "occ_outbox_changes", "orm_session"),
 }
 BACKENDS = {"sqlite", "sqlite_memory", "mariadb", "postgresql", "mongo"}
 #: the line the benchmark logs when it starts on a SQL database: "<backend> on <url>".
@@ -121,6 +124,15 @@ def test_smoke_covers_every_reachable_backend_and_workload(
     assert {r["workload"] for r in records if r["backend"] == "sqlite_memory"} >= {"soak"}
     if {"mariadb", "postgresql"} & expected:
         assert any(r["workload"] == "contention" for r in records)
+        transfers = {r["system"] for r in records if r["workload"] == "transfer"}
+        assert transfers == {"occ", "pessimistic"}
+    for backend in expected - {"mongo"}:
+        built = {
+            r["system"]
+            for r in records
+            if (r["backend"], r["workload"]) == (backend, "construction")
+        }
+        assert built == {"occ", "orm_session"}, backend
 
 
 def test_bulk_records_every_system_at_every_batch_size(

@@ -30,6 +30,9 @@ from occ.policies import registry
 
 __all__ = ["Codec", "RepositoryCore", "without_locks"]
 
+#: the retry policy of repositories given none (unseeded: one is as good as many).
+_DEFAULT_RETRY = RetryPolicy()
+
 _UNLOCKED: ContextVar[bool] = ContextVar("occ_without_locks", default=False)
 
 
@@ -142,7 +145,7 @@ class RepositoryCore(Generic[T]):
         self.codec = codec
         #: conflicts after which an attempt takes the row lock (``None``: never).
         self.lock_after = lock_after
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or _DEFAULT_RETRY
         self.stats = Stats()
         self._on_point = on_point
         self._policy = policy

@@ -29,6 +29,7 @@ from occ._core.retry import RetryPolicy
 from occ.errors import ConfigurationError
 from occ.policies import outbox_for, policy_for
 from occ.sql._mapping import EntityMap
+from occ.sql._per_model import per_dialect
 from occ.sql._records import SQLRecords
 
 __all__ = [
@@ -100,9 +101,8 @@ class Versioning:
 _registered: dict[type, Options] = {}
 #: options_for() answers, by class (None: not versioned); cleared when a class registers.
 _answers: dict[type, Options | None] = {}
-_per_dialect: weakref.WeakKeyDictionary[Dialect, dict[type, Versioning]] = (
-    weakref.WeakKeyDictionary()
-)
+#: bumped when a class registers: what was built per dialect before is stale.
+_generation = 0
 #: the base table of each versioned class, and the base mapper writing it.
 _tables: weakref.WeakKeyDictionary[sa.Table, Mapper[Any]] = weakref.WeakKeyDictionary()
 _CHECK_DIALECT = sqlite.dialect()
@@ -273,9 +273,9 @@ def _make(cls: type, options: Options, dialect: Dialect) -> Versioning:
 
 
 def _forget() -> None:
+    global _generation
     _answers.clear()
-    for per_dialect in _per_dialect.values():
-        per_dialect.clear()
+    _generation += 1
 
 
 def checked_entity(cls: type) -> EntityMap:
@@ -293,12 +293,7 @@ def versioning(cls: type, dialect: Dialect) -> tuple[Versioning, Options]:
     """The SQL and flow settings of a versioned class on ``dialect`` (built once)."""
     options = options_for(cls)
     assert options is not None
-    per_dialect = _per_dialect.get(dialect)
-    if per_dialect is None:
-        per_dialect = _per_dialect[dialect] = {}
-    found = per_dialect.get(cls)
-    if found is None:
-        found = per_dialect[cls] = _make(cls, options, dialect)
+    found = per_dialect(dialect, ("orm", cls, _generation), lambda: _make(cls, options, dialect))
     return found, options
 
 

@@ -55,6 +55,17 @@ def is_serialization_failure(exc: BaseException) -> bool:
     return type(orig).__module__ == "sqlite3" and "database is locked" in str(orig)
 
 
+def is_lock_timeout(exc: BaseException) -> bool:
+    """True when a statement gave up waiting for a lock another transaction holds.
+
+    PostgreSQL's ``lock_not_available`` (SQLSTATE 55P03: ``lock_timeout`` or
+    ``NOWAIT``) and MariaDB/MySQL's lock wait timeout (1205).
+    """
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    return _sqlstate(exc.orig) == "55P03" or _mysql_code(exc.orig) == 1205
+
+
 def aborts_transaction(exc: sa.exc.DBAPIError, dialect_name: str) -> bool:
     """True when the error ended the transaction it happened in (not only the statement).
 

@@ -21,7 +21,6 @@ The helpers take a sync or an async engine, connection or session alike.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,13 +39,22 @@ __all__ = [
     "transaction_options",
 ]
 
-_twins: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
 
 def _sync(engine: Any) -> sa.Engine:
     """The sync engine of an engine (an ``AsyncEngine`` wraps one)."""
     sync: sa.Engine = getattr(engine, "sync_engine", engine)
     return sync
+
+
+def _twin_slot(engine: Any) -> tuple[dict[str, Any], str]:
+    """Where the sibling of ``engine`` is kept: on its sync engine, one per mode.
+
+    Kept on the engine itself, not in a weak mapping keyed by it: the sibling
+    refers to the user's engine (its events), which would keep a weak key alive
+    forever; as an attribute, both go together when the user drops the engine.
+    """
+    sync = _sync(engine)
+    return sync.__dict__, "_occ_autocommit" if sync is engine else "_occ_autocommit_async"
 
 
 def _shares_one_connection(engine: sa.Engine) -> bool:
@@ -115,7 +123,8 @@ def autocommit_engine(engine: Any) -> Any:
     ROLLBACK on release; echo, logging name and every event of the user's
     engine apply to it.
     """
-    twin = _twins.get(engine)
+    slot, name = _twin_slot(engine)
+    twin = slot.get(name)
     if twin is not None:
         return twin
     sync = _sync(engine)
@@ -143,7 +152,7 @@ def autocommit_engine(engine: Any) -> Any:
 
             twin = create_async_engine(engine.url, **kwargs)
             _join(twin.sync_engine, sync)
-    _twins[engine] = twin
+    slot[name] = twin
     return twin
 
 
@@ -191,7 +200,8 @@ async def acreate_tables(bind: Any, *tables: sa.Table) -> None:
 
 def dispose(engine: sa.Engine) -> None:
     """Close the connections of ``engine``'s autocommit sibling (and of ``engine``)."""
-    twin = _twins.pop(engine, None)
+    slot, name = _twin_slot(engine)
+    twin = slot.pop(name, None)
     if twin is not None and twin is not engine:
         twin.dispose()
     engine.dispose()
@@ -199,7 +209,8 @@ def dispose(engine: sa.Engine) -> None:
 
 async def adispose(engine: Any) -> None:
     """Close the connections of an ``AsyncEngine``'s autocommit sibling (and of ``engine``)."""
-    twin = _twins.pop(engine, None)
+    slot, name = _twin_slot(engine)
+    twin = slot.pop(name, None)
     if twin is not None and twin is not engine:
         await twin.dispose()
     await engine.dispose()

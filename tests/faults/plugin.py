@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.backends import MARIADB, POSTGRESQL, Backend, SuiteDatabases
+from tests.backends import MARIADB, POSTGRESQL, SuiteDatabases
 from tests.faults.proxy import Proxy
 from tests.faults.sessions import SessionKiller
 
@@ -46,17 +46,6 @@ def proxies() -> Iterator[Proxies]:
     made = Proxies()
     yield made
     made.close()
-
-
-@pytest.fixture
-def sql_proxy(backend: Backend, proxies: Proxies) -> Proxy:
-    """A proxy in front of the ``backend`` under test (SQLite, embedded, is skipped).
-
-    Build the engine with ``sa.create_engine(sql_proxy.url(backend.url))``.
-    """
-    if backend.name == "sqlite":
-        pytest.skip("SQLite is embedded: there is no connection to cut")
-    return proxies(backend.url)
 
 
 @pytest.fixture

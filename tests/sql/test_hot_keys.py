@@ -18,6 +18,8 @@ from occ.conflicts.sql import ConflictStore
 from occ.resolvers import Alert, Discard, Merge, Overwrite
 from occ.resolvers.rules import Counter
 from occ.sql import Repository
+from occ.sql._dberrors import is_lock_timeout
+from tests.backends import servers_only
 from tests.sql.models import Account
 
 WRITERS = 16
@@ -227,11 +229,10 @@ def test_concurrent_transfers_keep_the_sum_constant(db: sa.Engine) -> None:
     assert len(calls) > 8 * 4, "no transfer ever had to run again: nothing was tested"
 
 
+@servers_only  # SQLite has no row locks, so no deadlock between two rows
 def test_opposite_transfers_that_deadlock_are_run_again_and_both_complete(
     db: sa.Engine,
 ) -> None:
-    if db.dialect.name == "sqlite":
-        pytest.skip("SQLite has no row locks, so no deadlock between two rows")
     repo = Repository(db, Account)
     repo.insert(Account(id=1, owner="a", balance=100))
     repo.insert(Account(id=2, owner="b", balance=100))
@@ -278,3 +279,77 @@ async def test_async_transaction_runs_again_on_a_conflict(adb: Any) -> None:
     saved = await occ.sql.atransaction(adb, work)
     assert len(calls) == 2
     assert saved.value.balance == 51
+
+
+# -- the transaction helper's lock wait (PostgreSQL) --------------------------------
+
+
+def _held(db: sa.Engine, key: int) -> tuple[threading.Event, threading.Thread]:
+    """Another transaction holds ``key``'s row lock until the event is set (or 20 s pass)."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.begin() as conn:
+            conn.execute(sa.select(Account).where(Account.id == key).with_for_update())
+            locked.set()
+            release.wait(20)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert locked.wait(20)
+    return release, holder
+
+
+def test_a_row_locked_elsewhere_bounds_the_wait_then_runs_again(pg_db: sa.Engine) -> None:
+    """Each attempt waits ``lock_timeout`` at most, then starts over from a fresh transaction."""
+    repo = Repository(pg_db, Account)
+    repo.insert(Account(id=1, owner="a", balance=0))
+    release, holder = _held(pg_db, 1)
+    calls: list[int] = []
+
+    def work(conn: sa.Connection) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            release.set()
+            holder.join()
+        accounts = Repository(conn, Account)
+        snap = accounts.get(1)
+        snap.value.balance += 1
+        accounts.save(snap)  # the first attempt waits on the lock here
+
+    occ.sql.transaction(pg_db, work, lock_timeout=0.05)
+    # Had the first attempt waited until the holder let go, it would have been the only one.
+    assert len(calls) == 2
+    assert repo.get(1).value.balance == 1
+
+
+def test_lock_timeouts_on_every_attempt_raise_the_servers_error_and_write_nothing(
+    pg_db: sa.Engine,
+) -> None:
+    repo = Repository(pg_db, Account)
+    repo.insert(Account(id=1, owner="a", balance=0))
+    release, holder = _held(pg_db, 1)
+    calls: list[int] = []
+
+    def work(conn: sa.Connection) -> None:
+        calls.append(1)
+        Repository(conn, Account).update(1, {"balance": 9}, expected_version=1)
+
+    try:
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            occ.sql.transaction(pg_db, work, retry=occ.RetryPolicy(attempts=3), lock_timeout=0.02)
+    finally:
+        release.set()
+        holder.join()
+    assert is_lock_timeout(raised.value)
+    assert len(calls) == 3
+    stored = repo.get(1)
+    assert (stored.value.balance, stored.version) == (0, 1)
+
+
+@pytest.mark.parametrize("bad", [0, -1, "0.1", True, float("nan")])
+def test_a_bad_lock_timeout_is_refused_before_anything_runs(db: sa.Engine, bad: Any) -> None:
+    calls: list[int] = []
+    with pytest.raises(occ.ConfigurationError, match="lock_timeout"):
+        occ.sql.transaction(db, lambda conn: calls.append(1), lock_timeout=bad)
+    assert calls == []  # nothing ran, so nothing was written

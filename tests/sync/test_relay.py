@@ -23,6 +23,7 @@ from occ.sync import (
     Relay,
     Replica,
 )
+from tests.backends import servers_only
 from tests.sync.helpers import Service, stream_events
 from tests.sync.models import profile
 
@@ -72,10 +73,9 @@ def test_the_relay_publishes_every_event_once_in_order_and_marks_it(
     assert relay.run_once() == 0
 
 
+@servers_only  # SQLite runs one write transaction at a time: they cannot overlap
 def test_a_transaction_that_commits_late_is_published_not_skipped(engine: sa.Engine) -> None:
     """Two overlapping transactions: the first takes its event id first and commits last."""
-    if engine.dialect.name == "sqlite":
-        pytest.skip("SQLite runs one write transaction at a time: they cannot overlap")
     svc = Service(engine, engine)
     svc.repo.insert(profile(1))
     svc.repo.insert(profile(2))

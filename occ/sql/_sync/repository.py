@@ -28,8 +28,8 @@ from occ.sql._engines import (
 )
 from occ.sql._fast import raw_runner
 from occ.sql._guard import aborted_by, mark_aborted
-from occ.sql._mapping import EntityMap
-from occ.sql._records import Plan, SQLRecords
+from occ.sql._per_model import entity_map, sql_records
+from occ.sql._records import Plan
 from occ.sql._replicas import check_replica
 from occ.sql._statements import DriverSQL
 from occ.sql._sync.bulk import SQLBulk
@@ -135,11 +135,11 @@ class Repository(SQLBulk[T], Generic[T]):
                 "bind must be an SQLAlchemy Engine, Connection or Session, got "
                 f"{type(bind).__name__}"
             )
-        entity = EntityMap(
+        entity = entity_map(
             model,
+            engine.dialect,
             version_column=version_column,
             version_type=version_type,
-            dialect=engine.dialect,
             token_column=token_column,
         )
         if lock_after == "auto":
@@ -161,7 +161,7 @@ class Repository(SQLBulk[T], Generic[T]):
         self.entity = entity
         if outbox is None:
             outbox = outbox_for(model, entity.table.name)
-        self.records = SQLRecords(
+        self.records = sql_records(
             entity, engine.dialect, tombstones=tombstones, outbox=as_outbox(outbox)
         )
         self.bind = bind

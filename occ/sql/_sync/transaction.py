@@ -9,6 +9,15 @@ old snapshot for ever. This helper rolls back, backs off and runs the
 function again in a new transaction, within the same attempt budget and
 backoff as every other write. A function with side effects outside the
 database (an e-mail, an HTTP call) repeats them: keep those after the commit.
+
+On PostgreSQL each attempt's statements wait at most ``lock_timeout`` for a
+row lock (``SET LOCAL``: this transaction only). Two transfers that lock two
+rows in opposite order deadlock, and PostgreSQL looks for deadlocks only
+after ``deadlock_timeout`` (1 s by default, a superuser's setting): without a
+shorter wait each such pair stalls a second. A row locked longer than that is
+being written by someone else, so this attempt's conditional write would most
+likely conflict anyway: it starts over instead. MariaDB/MySQL detect
+deadlocks at once and are left alone.
 """
 
 from __future__ import annotations
@@ -16,18 +25,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-
 from occ._core.retry import RetryPolicy
 from occ._modes import call, sleep
-from occ.errors import ConflictError, DeletedError, RetryExhaustedError, TransactionAbortedError
+from occ.errors import (
+    ConfigurationError,
+    ConflictError,
+    DeletedError,
+    RetryExhaustedError,
+    TransactionAbortedError,
+)
 from occ.sql._binds import Connection, Engine
-from occ.sql._dberrors import is_serialization_failure
+from occ.sql._dberrors import is_lock_timeout, is_serialization_failure
 from occ.sql._engines import transaction_options
 
 __all__ = ["transaction"]
 
 R = TypeVar("R")
+
+
+#: how long, by default, a statement of an attempt waits for a row lock (PostgreSQL).
+LOCK_TIMEOUT = 0.1
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -36,7 +53,20 @@ def _retryable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, ConflictError):
         return not isinstance(exc, DeletedError)
-    return isinstance(exc, sa.exc.DBAPIError) and is_serialization_failure(exc)
+    return is_serialization_failure(exc) or is_lock_timeout(exc)
+
+
+def _lock_wait(engine: Any, seconds: float | None) -> str | None:
+    """The statement that bounds an attempt's lock waits, if any (checked before any write)."""
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        raise ConfigurationError(
+            f"lock_timeout must be a number of seconds > 0 or None, got {seconds!r}"
+        )
+    if engine.dialect.name != "postgresql":
+        return None
+    return f"SET LOCAL lock_timeout = {max(1, round(seconds * 1000))}"
 
 
 def transaction(
@@ -44,6 +74,7 @@ def transaction(
     fn: Callable[[Connection], Any],
     *,
     retry: RetryPolicy | None = None,
+    lock_timeout: float | None = LOCK_TIMEOUT,
 ) -> Any:
     """Run ``fn(connection)`` in one transaction and commit; run it again on a conflict.
 
@@ -56,11 +87,15 @@ def transaction(
         engine: the engine to open each attempt's connection on.
         fn: the work; its return value is returned once committed.
         retry: attempts and backoff (default: :class:`~occ.RetryPolicy`).
+        lock_timeout: seconds a statement waits for a row lock before the attempt
+            starts over (PostgreSQL; ``None``: as long as the server lets it).
 
     Raises:
         RetryExhaustedError: every attempt met a conflict.
         DeletedError: a row the function wrote was deleted (no retry brings it back).
+        ConfigurationError: ``lock_timeout`` is not a positive number or ``None``.
     """
+    bound = _lock_wait(engine, lock_timeout)
     policy = retry or RetryPolicy()
     attempt = 1
     while True:
@@ -70,6 +105,8 @@ def transaction(
                 conn.execution_options(**options)
             conn.begin()
             try:
+                if bound is not None:
+                    conn.exec_driver_sql(bound)
                 result = call(fn, conn, "the function given to transaction()")
                 conn.commit()
                 return result
