@@ -32,6 +32,7 @@ __all__ = [
     "make_engine",
     "private",
     "reset_rows",
+    "tokens_table",
 ]
 
 IN_CI = bool(os.environ.get("CI"))
@@ -53,6 +54,16 @@ item_table = sa.Table(
     sa.Column("note", sa.String(200)),
     sa.Column("version", sa.Integer, nullable=False),
 )
+
+
+#: the same row with a token column (``token_column="occ_tokens"``: lost replies settle).
+tokens_table = sa.Table(
+    f"{TABLE}_tokens",
+    metadata,
+    *(sa.Column(c.name, c.type, primary_key=c.primary_key, autoincrement=False,
+                nullable=c.nullable) for c in item_table.columns),
+    sa.Column("occ_tokens", sa.String(135)),
+)  # fmt: skip
 
 
 class _Base(DeclarativeBase):
@@ -135,8 +146,15 @@ def make_engine(backend: SQLBackend, *, writers: int = 1) -> sa.Engine:
     return sa.create_engine(backend.url, pool_size=max(5, writers + 2), max_overflow=4)
 
 
-def reset_rows(engine: sa.Engine, first: int, count: int, *, create: bool = False) -> None:
-    """(Re)create rows ``first .. first+count-1`` at version 1 (the table too if ``create``)."""
+def reset_rows(
+    engine: sa.Engine,
+    first: int,
+    count: int,
+    *,
+    create: bool = False,
+    table: sa.Table = item_table,
+) -> None:
+    """(Re)create rows ``first .. first+count-1`` at version 1 (the tables too if ``create``)."""
     if create:
         metadata.drop_all(engine)
         metadata.create_all(engine)
@@ -145,5 +163,5 @@ def reset_rows(engine: sa.Engine, first: int, count: int, *, create: bool = Fals
         for i in range(count)
     ]
     with engine.begin() as conn:
-        conn.execute(item_table.delete().where(item_table.c.id.between(first, first + count - 1)))
-        conn.execute(item_table.insert(), rows)
+        conn.execute(table.delete().where(table.c.id.between(first, first + count - 1)))
+        conn.execute(table.insert(), rows)

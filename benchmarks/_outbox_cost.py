@@ -18,9 +18,19 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
+
 import occ.sql
 from benchmarks import _mongo
-from benchmarks._backends import PREFIX, TABLE, SQLBackend, item_table, make_engine, reset_rows
+from benchmarks._backends import (
+    PREFIX,
+    TABLE,
+    SQLBackend,
+    item_table,
+    make_engine,
+    reset_rows,
+    tokens_table,
+)
 from benchmarks._counting import count_sql
 from benchmarks._sql import OccSystem
 from benchmarks._timing import Measured, interleave, record, timed_round
@@ -28,7 +38,13 @@ from occ.sync import Outbox
 from occ.testing.databases import DatabaseUnavailableError, private_database
 from occ.testing.mongo_server import mongo_server
 
-__all__ = ["OUTBOX_SYSTEMS", "mongo_outbox_cost", "outbox_cost"]
+__all__ = [
+    "OUTBOX_SYSTEMS",
+    "mongo_outbox_cost",
+    "outbox_cost",
+    "tokens_cost",
+    "variant_cost",
+]
 
 #: the systems of the workload, and the outbox each writes with (``None``: none).
 OUTBOX_SYSTEMS: dict[str, Outbox | None] = {
@@ -38,24 +54,54 @@ OUTBOX_SYSTEMS: dict[str, Outbox | None] = {
 }
 
 
-class _OutboxSystem(OccSystem):
-    """``occ``'s blind update, with the outbox of its name."""
+class _Variant(OccSystem):
+    """``occ``'s blind update on ``table``, with the repository options of its name."""
 
-    def __init__(self, name: str, backend: SQLBackend, engine: Any, first: int, rows: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        backend: SQLBackend,
+        engine: Any,
+        first: int,
+        rows: int,
+        table: sa.Table,
+        options: dict[str, Any],
+    ) -> None:
         super().__init__(backend, engine, first, rows)
         self.name = name  # type: ignore[misc]
-        self.repo = occ.sql.Repository(engine, item_table, outbox=OUTBOX_SYSTEMS[name])
+        self.repo = occ.sql.Repository(engine, table, **options)
 
 
 def outbox_cost(backend: SQLBackend, settings: Any) -> list[dict[str, Any]]:
     """The three systems' blind updates on ``backend``."""
+    variants = {name: {"outbox": outbox} for name, outbox in OUTBOX_SYSTEMS.items()}
+    return variant_cost("outbox", backend, settings, item_table, variants)
+
+
+def tokens_cost(backend: SQLBackend, settings: Any) -> list[dict[str, Any]]:
+    """The blind update without and with a token column (lost replies settled)."""
+    variants: dict[str, dict[str, Any]] = {
+        "occ": {},
+        "occ_tokens": {"token_column": "occ_tokens"},
+    }
+    return variant_cost("tokens", backend, settings, tokens_table, variants)
+
+
+def variant_cost(
+    workload: str,
+    backend: SQLBackend,
+    settings: Any,
+    table: sa.Table,
+    variants: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Blind updates of ``table`` by repositories with each variant's options, interleaved."""
     engine = make_engine(backend)
     reset_rows(engine, 1, 1, create=True)
     systems = {}
-    for i, name in enumerate(OUTBOX_SYSTEMS):
+    for i, (name, options) in enumerate(variants.items()):
         first = 100_000 * (i + 1)
-        reset_rows(engine, first, settings.rows)
-        systems[name] = _OutboxSystem(name, backend, engine, first, settings.rows)
+        reset_rows(engine, first, settings.rows, table=table)
+        systems[name] = _Variant(name, backend, engine, first, settings.rows, table, options)
     try:
         runners = {}
         for name, system in systems.items():
@@ -71,7 +117,7 @@ def outbox_cost(backend: SQLBackend, settings: Any) -> list[dict[str, Any]]:
                     system.blind(next(keys))
             out.append(
                 record(
-                    "outbox",
+                    workload,
                     backend.name,
                     name,
                     writers=1,

@@ -224,6 +224,9 @@ def markdown(records: list[Record], meta: dict[str, Any]) -> str:
             "",
         ]
     lines += _construction_markdown(records)
+    lines += _sync_report.variant_markdown(
+        records, "tokens", "write tokens on the write path (blind update)", ("occ", "occ_tokens")
+    )
     lines += bulk_markdown(records)
     lines += _sync_report.markdown(records)
     lines += ["### targets", "", "| target | backend | measured | |", "|---|---|---:|---|"]

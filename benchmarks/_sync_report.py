@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["markdown", "plot", "targets"]
+__all__ = [
+    "markdown",
+    "plot",
+    "targets",
+    "variant_markdown",
+]
 
 Record = dict[str, Any]
 
@@ -81,29 +86,39 @@ def markdown(records: list[Record]) -> list[str]:
                     f"{_fmt(r.get('offered_rate'))} | {_fmt(r['rows'])} |"
                 )
         lines.append("")
-    cost = [r for r in records if r["workload"] == "outbox"]
-    if cost:
-        lines += [
-            "### outbox on the write path (blind update)",
-            "",
-            "| backend | system | ops/s | x without | round trips/op | p50 ms | p99 ms |",
-            "|---|---|---:|---:|---:|---:|---:|",
-        ]
-        by = {(r["backend"], r["system"]): r for r in cost}
-        for backend in _BACKENDS:
-            base = by.get((backend, "occ"))
-            for system in _OUTBOX_SYSTEMS:
-                r = by.get((backend, system))
-                if r is None:
-                    continue
-                ratio = r["ops_per_s"] / base["ops_per_s"] if base and base["ops_per_s"] else None
-                lines.append(
-                    f"| {backend} | {system} | {_fmt(r['ops_per_s'])} | {_fmt(ratio, 2)} | "
-                    f"{_fmt(r['round_trips_per_op'], 2)} | {_fmt(r['p50_ms'], 3)} | "
-                    f"{_fmt(r['p99_ms'], 3)} |"
-                )
-        lines.append("")
+    lines += variant_markdown(
+        records, "outbox", "outbox on the write path (blind update)", _OUTBOX_SYSTEMS
+    )
     return lines
+
+
+def variant_markdown(
+    records: list[Record], workload: str, title: str, systems: tuple[str, ...]
+) -> list[str]:
+    """A table of ``occ``'s blind update with repository options, against ``occ`` without."""
+    cost = [r for r in records if r["workload"] == workload]
+    if not cost:
+        return []
+    lines = [
+        f"### {title}",
+        "",
+        "| backend | system | ops/s | x without | round trips/op | p50 ms | p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    by = {(r["backend"], r["system"]): r for r in cost}
+    for backend in _BACKENDS:
+        base = by.get((backend, "occ"))
+        for system in systems:
+            r = by.get((backend, system))
+            if r is None:
+                continue
+            ratio = r["ops_per_s"] / base["ops_per_s"] if base and base["ops_per_s"] else None
+            lines.append(
+                f"| {backend} | {system} | {_fmt(r['ops_per_s'])} | {_fmt(ratio, 2)} | "
+                f"{_fmt(r['round_trips_per_op'], 2)} | {_fmt(r['p50_ms'], 3)} | "
+                f"{_fmt(r['p99_ms'], 3)} |"
+            )
+    return [*lines, ""]
 
 
 def plot(records: list[Record], out: Path) -> list[Path]:

@@ -36,8 +36,8 @@ def _occ(engine: sa.Engine, attempts: Iterator[int]) -> Callable[[int, int], Non
             snaps = {a: repo.get(a), b: repo.get(b)}
             for key in sorted(snaps):  # in key order, as the docs advise: no deadlock
                 snap = snaps[key]
-                qty = snap.value["qty"] + (-1 if key == a else 1)
-                repo.update(key, {"qty": qty}, expected_version=snap.version)
+                snap.value["qty"] += -1 if key == a else 1
+                repo.save(snap)  # one UPDATE of the changed field, at the version read
 
         occ.sql.transaction(engine, move)
 

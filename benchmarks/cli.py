@@ -32,7 +32,7 @@ from benchmarks._bulk import bulk_sql
 from benchmarks._construction import construction
 from benchmarks._contention import CONTENTION_SYSTEMS, Cell, run_cell
 from benchmarks._counting import count_sql
-from benchmarks._outbox_cost import mongo_outbox_cost, outbox_cost
+from benchmarks._outbox_cost import mongo_outbox_cost, outbox_cost, tokens_cost
 from benchmarks._report import ratios, write_all
 from benchmarks._soak import memory_mb
 from benchmarks._sql import SQLSystem, make_system, systems_for
@@ -51,6 +51,7 @@ WORKLOADS = (
     "bulk",
     "sync",
     "construction",
+    "tokens",
 )
 
 
@@ -344,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
             if "construction" in workloads:
                 log(f"  construction: a repository per request on {backend.name}")
                 records += construction(backend, settings)
+            if "tokens" in workloads:
+                log(f"  tokens: blind update with and without a token column on {backend.name}")
+                records += tokens_cost(backend, settings)
             if "sync" in workloads:
                 log(f"  outbox: blind update with and without it on {backend.name}")
                 records += outbox_cost(backend, settings)

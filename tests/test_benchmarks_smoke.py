@@ -40,12 +40,12 @@ FIELDS = {
 }
 WORKLOADS = {
     *("blind_update", "read_modify_write", "contention", "soak", "bulk", "sync", "outbox"),
-    *("construction", "transfer"),
+    *("construction", "transfer", "tokens"),
 }
 SYSTEMS = {
     *("occ", "dbapi", "core", "core_cached", "orm", "pessimistic", "pymongo", "beanie"),
     *("occ_loop", "orm_bulk", "occ_nolock", "occ_increment"),
-    *("raw", "occ_outbox", "occ_outbox_changes", "orm_session"),
+    *("raw", "occ_outbox", "occ_outbox_changes", "orm_session", "occ_tokens"),
 }
 BACKENDS = {"sqlite", "sqlite_memory", "mariadb", "postgresql", "mongo"}
 #: the line the benchmark logs when it starts on a SQL database: "<backend> on <url>".
@@ -133,6 +133,10 @@ def test_smoke_covers_every_reachable_backend_and_workload(
             if (r["backend"], r["workload"]) == (backend, "construction")
         }
         assert built == {"occ", "orm_session"}, backend
+        tokens = {
+            r["system"] for r in records if (r["backend"], r["workload"]) == (backend, "tokens")
+        }
+        assert tokens == {"occ", "occ_tokens"}, backend
 
 
 def test_bulk_records_every_system_at_every_batch_size(

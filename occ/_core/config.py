@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from occ._core.decisions import Resolver, policy_options
+from occ._core.hot import HotKeys
 from occ._core.retry import RetryPolicy
 from occ._core.versions import VersionScheme
 
@@ -92,6 +93,8 @@ class FlowConfig:
         lock_after: after this many conflicts of one write, its next attempt reads
             the row under a lock held until it wrote (a hot key's writer cannot lose
             again); ``None``: never (backends without row locks).
+        hot: the keys that met a conflict lately; with ``lock_after`` set, their
+            next write takes the row lock at once (see :mod:`occ._core.hot`).
         commutative: the atomic operations the backend has (the fast path).
     """
 
@@ -103,6 +106,7 @@ class FlowConfig:
     points: bool = False
     stats: Stats | None = None
     lock_after: int | None = None
+    hot: HotKeys | None = None
     commutative: frozenset[str] = frozenset()
 
     @property

@@ -46,7 +46,9 @@ __all__ = [
     "joined_error",
     "locks_now",
     "make_conflict",
+    "met_conflict",
     "send",
+    "starts_hot",
     "strict_writes",
     "write_flow",
 ]
@@ -209,6 +211,23 @@ def locks_now(cfg: FlowConfig, conflicts: int) -> bool:
     return cfg.lock_after is not None and not cfg.joined and conflicts >= cfg.lock_after
 
 
+def starts_hot(cfg: FlowConfig, key: Any) -> bool:
+    """Whether a write of ``key`` beginning now takes the row lock at its first chance:
+    the key met a conflict lately (see :mod:`occ._core.hot`)."""
+    return (
+        cfg.lock_after is not None
+        and not cfg.joined
+        and cfg.hot is not None
+        and cfg.hot.is_hot(key)
+    )
+
+
+def met_conflict(cfg: FlowConfig, key: Any) -> None:
+    """Remember that a write of ``key`` met a conflict (it runs hot for a while)."""
+    if cfg.hot is not None and not cfg.joined:
+        cfg.hot.mark(key)
+
+
 def _write_loop(
     cfg: FlowConfig,
     held: list[Hold],
@@ -276,11 +295,12 @@ def _write_loop(
         if not (cfg.joined and outcome.serialization):
             # An aborted transaction cannot read; otherwise one read classifies (under
             # the row lock, which the resolved write keeps, once the key runs hot).
-            if locks_now(cfg, attempt):
+            if starts_hot(cfg, key) or locks_now(cfg, attempt):
                 hold = Hold()
                 held.append(hold)
                 if cfg.stats is not None:
                     cfg.stats.locked()
+            met_conflict(cfg, key)
             theirs = yield Read(key, locking=cfg.joined, primary=True, hold=hold)
             if theirs is None:
                 kind = "deleted"

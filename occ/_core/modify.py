@@ -7,7 +7,15 @@ from typing import Any
 
 from occ._core.commutative import COMMUTATIVE, commutative_flow, commutative_ops
 from occ._core.config import FlowConfig
-from occ._core.flow import Flow, joined_error, locks_now, make_conflict, send
+from occ._core.flow import (
+    Flow,
+    joined_error,
+    locks_now,
+    make_conflict,
+    met_conflict,
+    send,
+    starts_hot,
+)
 from occ._core.model import ConflictKind
 from occ._core.settle import new_token
 from occ._core.steps import (
@@ -75,12 +83,13 @@ def _modify_loop(
     hold: Hold | None = None
     while True:
         attempt += 1
-        if missed is not None and locks_now(cfg, attempt - 1):
+        # A hot key's attempt reads under the lock at once (its first one included).
+        if starts_hot(cfg, key) or (missed is not None and locks_now(cfg, attempt - 1)):
             hold = Hold()
             held.append(hold)
             if cfg.stats is not None:
                 cfg.stats.locked()
-        current = yield Read(key, primary=missed is not None, hold=hold)
+        current = yield Read(key, primary=missed is not None or hold is not None, hold=hold)
         if missed is not None:
             last, last_changes = missed
             conflict = make_conflict(
@@ -161,6 +170,7 @@ def _modify_loop(
                 based_on=current.version,
             )
         missed = (current, changes)
+        met_conflict(cfg, key)
         if cfg.joined:
             # Inside a caller's transaction: classify and raise, never retry.
             theirs = (

@@ -20,6 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from occ._core.commutative import FieldOp, commutative_flow, commutative_ops
 from occ._core.decisions import Resolver
 from occ._core.flow import Flow, FlowConfig, Stats, insert_flow, write_flow
+from occ._core.hot import HotKeys
 from occ._core.model import Record, Version, Versioned, freeze
 from occ._core.modify import modify_flow
 from occ._core.retry import RetryPolicy
@@ -145,6 +146,8 @@ class RepositoryCore(Generic[T]):
         self.codec = codec
         #: conflicts after which an attempt takes the row lock (``None``: never).
         self.lock_after = lock_after
+        #: keys that met a conflict lately: their next write locks at once (with ``lock_after``).
+        self.hot = HotKeys() if lock_after is not None else None
         self.retry = retry or _DEFAULT_RETRY
         self.stats = Stats()
         self._on_point = on_point
@@ -180,6 +183,7 @@ class RepositoryCore(Generic[T]):
             points=self._on_point is not None,
             stats=self.stats,
             lock_after=self.lock_after,
+            hot=self.hot,
             commutative=self.codec.commutative,
         )
         self._configs = (free, replace(free, joined=True))

@@ -353,3 +353,60 @@ def test_a_bad_lock_timeout_is_refused_before_anything_runs(db: sa.Engine, bad: 
     with pytest.raises(occ.ConfigurationError, match="lock_timeout"):
         occ.sql.transaction(db, lambda conn: calls.append(1), lock_timeout=bad)
     assert calls == []  # nothing ran, so nothing was written
+
+
+# -- hot keys: the first attempt of a key that conflicted lately takes the lock -----
+
+
+@servers_only  # SQLite has no row lock to take
+def test_after_a_conflict_the_keys_next_modify_reads_under_the_lock_at_once(
+    db: sa.Engine,
+) -> None:
+    repo = Repository(db, Account)
+    assert repo.hot is not None
+    now = [0.0]
+    repo.hot.clock = lambda: now[0]
+    for key in (1, 2):
+        repo.insert(Account(id=key, owner="a", balance=0))
+    repo.update(1, {"balance": 1}, expected_version=1)
+    with pytest.raises(occ.ConflictError):
+        repo.update(1, {"balance": 2}, expected_version=1)  # a conflict: key 1 runs hot
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.upper().split()))
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        before = repo.stats.snapshot()["fallbacks"]
+        repo.modify(1, _think_and_add)
+        hot_reads = [s for s in statements if s.startswith("SELECT")]
+        statements.clear()
+        repo.modify(2, _think_and_add)  # never conflicted: optimistic
+        cool_reads = [s for s in statements if s.startswith("SELECT")]
+        now[0] += repo.hot.seconds + 0.1  # key 1 has been quiet long enough: cooled
+        statements.clear()
+        repo.modify(1, _think_and_add)
+        cooled_reads = [s for s in statements if s.startswith("SELECT")]
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
+    assert len(hot_reads) == 1
+    assert hot_reads[0].endswith("FOR UPDATE")
+    assert repo.stats.snapshot()["fallbacks"] == before + 1
+    assert len(cool_reads) == 1
+    assert "FOR UPDATE" not in cool_reads[0]
+    assert len(cooled_reads) == 1
+    assert "FOR UPDATE" not in cooled_reads[0]
+    assert [repo.get(k).value.balance for k in (1, 2)] == [3, 1]
+
+
+@servers_only
+def test_without_the_fallback_no_key_ever_runs_hot(db: sa.Engine) -> None:
+    repo = Repository(db, Account, lock_after=None)
+    assert repo.hot is None
+    repo.insert(Account(id=1, owner="a", balance=0))
+    repo.update(1, {"balance": 1}, expected_version=1)
+    with pytest.raises(occ.ConflictError):
+        repo.update(1, {"balance": 2}, expected_version=1)
+    repo.modify(1, _think_and_add)
+    assert repo.stats.snapshot()["fallbacks"] == 0
