@@ -41,12 +41,12 @@ __all__ = [
     "Flow",
     "FlowConfig",
     "Stats",
+    "attempted",
     "insert_flow",
     "is_strict",
     "joined_error",
     "locks_now",
     "make_conflict",
-    "met_conflict",
     "send",
     "starts_hot",
     "strict_writes",
@@ -222,10 +222,11 @@ def starts_hot(cfg: FlowConfig, key: Any) -> bool:
     )
 
 
-def met_conflict(cfg: FlowConfig, key: Any) -> None:
-    """Remember that a write of ``key`` met a conflict (it runs hot for a while)."""
+def attempted(cfg: FlowConfig, key: Any, *, lost: bool) -> None:
+    """Count an optimistic attempt on ``key`` that ``lost`` (a conflict) or not: keys
+    whose attempts keep losing run hot (see :mod:`occ._core.hot`)."""
     if cfg.hot is not None and not cfg.joined:
-        cfg.hot.mark(key)
+        cfg.hot.attempted(key, lost=lost)
 
 
 def _write_loop(
@@ -264,6 +265,8 @@ def _write_loop(
             held.remove(hold)
             yield Release(hold, commit=isinstance(outcome, Applied))
             hold = None
+        elif cfg.hot is not None:
+            attempted(cfg, key, lost=not isinstance(outcome, Applied))
         if isinstance(outcome, Applied):
             if attempt == 1 and outcome.based_on == expected and not outcome.settled:
                 return outcome  # as the driver reported it: written, at the first attempt
@@ -300,7 +303,6 @@ def _write_loop(
                 held.append(hold)
                 if cfg.stats is not None:
                     cfg.stats.locked()
-            met_conflict(cfg, key)
             theirs = yield Read(key, locking=cfg.joined, primary=True, hold=hold)
             if theirs is None:
                 kind = "deleted"

@@ -9,10 +9,10 @@ from occ._core.commutative import COMMUTATIVE, commutative_flow, commutative_ops
 from occ._core.config import FlowConfig
 from occ._core.flow import (
     Flow,
+    attempted,
     joined_error,
     locks_now,
     make_conflict,
-    met_conflict,
     send,
     starts_hot,
 )
@@ -154,6 +154,8 @@ def _modify_loop(
             held.remove(hold)
             yield Release(hold, commit=isinstance(outcome, Applied))
             hold = None
+        elif cfg.hot is not None:
+            attempted(cfg, key, lost=not isinstance(outcome, Applied))
         if isinstance(outcome, Applied):
             if outcome.settled and outcome.record is not None:
                 # Established after a lost reply: what is stored now (maybe newer than ours).
@@ -170,7 +172,6 @@ def _modify_loop(
                 based_on=current.version,
             )
         missed = (current, changes)
-        met_conflict(cfg, key)
         if cfg.joined:
             # Inside a caller's transaction: classify and raise, never retry.
             theirs = (

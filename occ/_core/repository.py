@@ -146,8 +146,10 @@ class RepositoryCore(Generic[T]):
         self.codec = codec
         #: conflicts after which an attempt takes the row lock (``None``: never).
         self.lock_after = lock_after
-        #: keys that met a conflict lately: their next write locks at once (with ``lock_after``).
-        self.hot = HotKeys() if lock_after is not None else None
+        #: keys whose optimistic writes keep losing: their writes lock at once (with
+        #: ``lock_after``). Not under a scheduler (``on_point``): a schedule must replay
+        #: exactly, whatever ran before it.
+        self.hot = HotKeys() if lock_after is not None and on_point is None else None
         self.retry = retry or _DEFAULT_RETRY
         self.stats = Stats()
         self._on_point = on_point

@@ -1,4 +1,4 @@
-"""HotKeys: a key that met a conflict lately is hot for a while, then cools down."""
+"""HotKeys: a key whose optimistic attempts keep losing runs hot for a while, then cools."""
 
 from __future__ import annotations
 
@@ -13,38 +13,64 @@ class Clock:
         return self.now
 
 
-def test_a_key_is_hot_from_its_conflict_until_it_stays_quiet_long_enough() -> None:
-    clock = Clock()
-    hot = HotKeys(seconds=1.0, clock=clock)
+def test_occasional_conflicts_never_make_a_key_hot() -> None:
+    hot = HotKeys(clock=Clock())
+    hot.attempted(1, lost=True)  # starts the watch, not counted
+    for n in range(40):
+        hot.attempted(1, lost=n % 5 == 0)  # 1 lost in 5
     assert not hot.is_hot(1)
-    hot.mark(1)
+
+
+def test_a_key_whose_attempts_keep_losing_runs_hot_then_cools_and_is_measured_afresh() -> None:
+    clock = Clock()
+    hot = HotKeys(seconds=1.0, ratio=1 / 3, least=4, clock=clock)
+    hot.attempted(1, lost=True)  # the watch starts
+    for lost in (True, False, True, False):  # 2 of 4 lost
+        assert not hot.is_hot(1)
+        hot.attempted(1, lost=lost)
     assert hot.is_hot(1)
     assert not hot.is_hot(2)
+    hot.attempted(1, lost=True)  # an attempt begun before it ran hot: not counted
     clock.now += 0.9
     assert hot.is_hot(1)
-    hot.mark(1)  # another conflict: hot again for a full second
-    clock.now += 0.9
-    assert hot.is_hot(1)
-    clock.now += 1.1
+    clock.now += 0.2
+    assert not hot.is_hot(1)  # cooled: optimistic again
+    for lost in (False, False, False, True):
+        hot.attempted(1, lost=lost)
+    assert not hot.is_hot(1)  # 1 lost of 4 in the new count
+
+
+def test_attempts_further_apart_than_the_window_start_a_new_count() -> None:
+    clock = Clock()
+    hot = HotKeys(seconds=1.0, least=4, clock=clock)
+    hot.attempted(1, lost=True)
+    for _ in range(6):
+        clock.now += 0.6  # the count restarts every other attempt
+        hot.attempted(1, lost=True)
     assert not hot.is_hot(1)
-    assert len(hot) == 0  # cooled keys are forgotten
 
 
-def test_it_remembers_a_bounded_number_of_keys_the_latest_first() -> None:
-    hot = HotKeys(size=3, clock=Clock())
+def test_keys_never_in_conflict_are_not_counted() -> None:
+    hot = HotKeys(clock=Clock())
+    for key in range(100):
+        hot.attempted(key, lost=False)
+    assert len(hot) == 0
+
+
+def test_it_remembers_a_bounded_number_of_keys() -> None:
+    hot = HotKeys(size=3, least=1, clock=Clock())
     for key in range(5):
-        hot.mark(key)
+        hot.attempted(key, lost=True)
+        hot.attempted(key, lost=True)
     assert len(hot) == 3
     assert [hot.is_hot(k) for k in range(5)] == [False, False, True, True, True]
-    hot.mark(2)  # marked again: the newest, so 3 goes first next
-    hot.mark(5)
-    assert [hot.is_hot(k) for k in (2, 3, 4, 5)] == [True, False, True, True]
 
 
 def test_keys_of_every_shape_a_repository_takes() -> None:
-    hot = HotKeys(clock=Clock())
+    hot = HotKeys(least=1, clock=Clock())
     for key in (1, "a", ("north", "bolt"), b"\x01"):
-        hot.mark(key)
+        hot.attempted(key, lost=True)
+        hot.attempted(key, lost=True)
         assert hot.is_hot(key)
-    hot.mark({"id": 1})  # unhashable: never hot, never an error
+    hot.attempted({"id": 1}, lost=True)  # unhashable: never hot, never an error
     assert not hot.is_hot({"id": 1})
