@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -284,34 +284,46 @@ async def test_async_transaction_runs_again_on_a_conflict(adb: Any) -> None:
 # -- the transaction helper's lock wait (PostgreSQL) --------------------------------
 
 
-def _held(db: sa.Engine, key: int) -> tuple[threading.Event, threading.Thread]:
-    """Another transaction holds ``key``'s row lock until the event is set (or 20 s pass)."""
-    locked, release = threading.Event(), threading.Event()
+class Held:
+    """Row 1 of ``occ_account``, its lock held by another transaction until ``let_go()``."""
 
-    def hold() -> None:
-        with db.begin() as conn:
-            conn.execute(sa.select(Account).where(Account.id == key).with_for_update())
-            locked.set()
-            release.wait(20)
+    def __init__(self, db: sa.Engine) -> None:
+        self.repo = Repository(db, Account)
+        self.repo.insert(Account(id=1, owner="a", balance=0))
+        locked, self._release = threading.Event(), threading.Event()
 
-    holder = threading.Thread(target=hold, daemon=True)
-    holder.start()
-    assert locked.wait(20)
-    return release, holder
+        def hold() -> None:
+            with db.begin() as conn:
+                conn.execute(sa.select(Account).where(Account.id == 1).with_for_update())
+                locked.set()
+                self._release.wait(20)
+
+        self._holder = threading.Thread(target=hold, daemon=True)
+        self._holder.start()
+        assert locked.wait(20)
+
+    def let_go(self) -> None:
+        self._release.set()
+        self._holder.join()
 
 
-def test_a_row_locked_elsewhere_bounds_the_wait_then_runs_again(pg_db: sa.Engine) -> None:
+@pytest.fixture
+def held(pg_db: sa.Engine) -> Iterator[Held]:
+    made = Held(pg_db)
+    yield made
+    made.let_go()
+
+
+def test_a_row_locked_elsewhere_bounds_the_wait_then_runs_again(
+    pg_db: sa.Engine, held: Held
+) -> None:
     """Each attempt waits ``lock_timeout`` at most, then starts over from a fresh transaction."""
-    repo = Repository(pg_db, Account)
-    repo.insert(Account(id=1, owner="a", balance=0))
-    release, holder = _held(pg_db, 1)
     calls: list[int] = []
 
     def work(conn: sa.Connection) -> None:
         calls.append(1)
         if len(calls) == 2:
-            release.set()
-            holder.join()
+            held.let_go()
         accounts = Repository(conn, Account)
         snap = accounts.get(1)
         snap.value.balance += 1
@@ -320,30 +332,24 @@ def test_a_row_locked_elsewhere_bounds_the_wait_then_runs_again(pg_db: sa.Engine
     occ.sql.transaction(pg_db, work, lock_timeout=0.05)
     # Had the first attempt waited until the holder let go, it would have been the only one.
     assert len(calls) == 2
-    assert repo.get(1).value.balance == 1
+    assert held.repo.get(1).value.balance == 1
 
 
 def test_lock_timeouts_on_every_attempt_raise_the_servers_error_and_write_nothing(
-    pg_db: sa.Engine,
+    pg_db: sa.Engine, held: Held
 ) -> None:
-    repo = Repository(pg_db, Account)
-    repo.insert(Account(id=1, owner="a", balance=0))
-    release, holder = _held(pg_db, 1)
     calls: list[int] = []
 
     def work(conn: sa.Connection) -> None:
         calls.append(1)
         Repository(conn, Account).update(1, {"balance": 9}, expected_version=1)
 
-    try:
-        with pytest.raises(sa.exc.OperationalError) as raised:
-            occ.sql.transaction(pg_db, work, retry=occ.RetryPolicy(attempts=3), lock_timeout=0.02)
-    finally:
-        release.set()
-        holder.join()
+    with pytest.raises(sa.exc.OperationalError) as raised:
+        occ.sql.transaction(pg_db, work, retry=occ.RetryPolicy(attempts=3), lock_timeout=0.02)
+    held.let_go()
     assert is_lock_timeout(raised.value)
     assert len(calls) == 3
-    stored = repo.get(1)
+    stored = held.repo.get(1)
     assert (stored.value.balance, stored.version) == (0, 1)
 
 
