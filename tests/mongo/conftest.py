@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -80,6 +80,10 @@ class Repo:
             return call
         return attr
 
+    def bound(self, session: Any) -> Repo:
+        """This repository joined to ``session``."""
+        return Repo(self.inner.with_session(session), self.is_async)
+
     @asynccontextmanager
     async def transaction(self, **options: Any) -> AsyncIterator[Repo]:
         if self.is_async:
@@ -117,6 +121,25 @@ class Mongo:
         coll = self.collection() if collection is None else collection
         cls = occ.mongo.AsyncRepository if self.is_async else occ.mongo.Repository
         return Repo(cls(coll, model, **options), self.is_async)
+
+    async def run_transaction(
+        self, body: Callable[[Any], Coroutine[Any, Any, Any]], **options: Any
+    ) -> Any:
+        """``occ.mongo.atransaction`` (async clients) or ``occ.mongo.transaction`` (PyMongo
+        sync) over ``body(session)``: an async body, which never suspends on the sync client."""
+        if self.is_async:
+            return await occ.mongo.atransaction(self.client, body, **options)
+
+        def run(session: Any) -> Any:
+            coro = body(session)
+            try:
+                coro.send(None)
+            except StopIteration as done:
+                return done.value
+            coro.close()
+            raise AssertionError("the body suspended on a sync client")
+
+        return occ.mongo.transaction(self.client, run, **options)
 
     def drop(self) -> None:
         for name in self._names:

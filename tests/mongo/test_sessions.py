@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import occ
@@ -26,14 +28,16 @@ async def test_conflict_inside_a_transaction_raises_and_aborts_it(mongo: Mongo) 
     await repo.update(1, {"n": 1}, expected_version=1)
 
     async def stale_write_in_a_transaction() -> None:
+        # A write first: the emulator rolls back only transactions a write started (a
+        # real server rolls back any). An insert under an explicit key reads its tombstone.
         async with repo.transaction() as tx:
-            await tx.insert({"_id": 2, "n": 2})
+            await tx.insert({"n": 2})
             await tx.update(1, {"n": 9}, expected_version=1)
 
     with pytest.raises(occ.ConflictError) as info:
         await stale_write_in_a_transaction()
     assert info.value.conflict.kind == "version"
-    assert await repo.find(2) is None, "the transaction was not aborted"
+    assert mongo.raw().find_one({"n": 2}) is None, "the transaction was not aborted"
     assert (await repo.get(1)).value["n"] == 1
 
 
@@ -112,3 +116,71 @@ async def test_shard_key_is_in_every_filter_and_in_inserts(mongo: Mongo) -> None
         await acme.update(2, {"tenant": "other"}, expected_version=1)
     with pytest.raises(occ.ValidationError):
         await acme.insert({"_id": 3, "tenant": "other"})
+
+
+# -- occ.mongo.transaction / atransaction: run again on a conflict ------------------
+
+
+async def test_the_transaction_helper_runs_the_function_again_on_a_conflict(
+    mongo: Mongo,
+) -> None:
+    repo = mongo.repo()
+    await repo.insert({"_id": 1, "n": 0})
+    stale = await repo.get(1)  # read earlier...
+    await repo.update(1, {"n": 50}, expected_version=1)  # ...then another writer wrote
+    calls: list[int] = []
+
+    async def work(session: Any) -> Any:
+        calls.append(1)
+        bound = repo.bound(session)
+        await bound.insert({"attempt": len(calls)})  # a write first (see above)
+        snap = stale if len(calls) == 1 else await bound.get(1)
+        snap.value["n"] += 1
+        return await bound.save(snap)
+
+    saved = await mongo.run_transaction(work)
+    assert len(calls) == 2
+    assert saved.value["n"] == 51
+    assert (await repo.get(1)).value["n"] == 51
+    # the first attempt's insert was aborted with it; the second committed once
+    assert mongo.raw().count_documents({"attempt": 1}) == 0
+    assert mongo.raw().count_documents({"attempt": 2}) == 1
+
+
+async def test_the_transaction_helper_gives_up_after_its_budget_and_writes_nothing(
+    mongo: Mongo,
+) -> None:
+    repo = mongo.repo()
+    await repo.insert({"_id": 1, "n": 0})
+    stale = await repo.get(1)
+    await repo.update(1, {"n": 50}, expected_version=1)
+    calls: list[int] = []
+
+    async def always_stale(session: Any) -> None:
+        calls.append(1)
+        bound = repo.bound(session)
+        await bound.insert({"attempt": len(calls)})
+        await bound.update(1, {"n": -1}, expected_version=stale.version)
+
+    with pytest.raises(occ.RetryExhaustedError):
+        await mongo.run_transaction(always_stale, retry=occ.RetryPolicy(attempts=3))
+    assert len(calls) == 3
+    assert mongo.raw().count_documents({"attempt": {"$exists": True}}) == 0
+    assert (await repo.get(1)).value["n"] == 50
+
+
+async def test_the_transaction_helper_does_not_retry_a_deleted_document(mongo: Mongo) -> None:
+    repo = mongo.repo()
+    await repo.insert({"_id": 1, "n": 0})
+    snap = await repo.get(1)
+    await repo.delete(1, expected_version=snap.version)
+    snap.value["n"] = 5
+    calls: list[int] = []
+
+    async def on_deleted(session: Any) -> None:
+        calls.append(1)
+        await repo.bound(session).save(snap)
+
+    with pytest.raises(occ.DeletedError):
+        await mongo.run_transaction(on_deleted)
+    assert calls == [1]
