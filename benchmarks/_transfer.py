@@ -33,9 +33,10 @@ def _occ(engine: sa.Engine, attempts: Iterator[int]) -> Callable[[int, int], Non
         def move(conn: sa.Connection) -> None:
             next(attempts)
             repo = occ.sql.Repository(conn, item_table)
-            snaps = {a: repo.get(a), b: repo.get(b)}
-            for key in sorted(snaps):  # in key order, as the docs advise: no deadlock
-                snap = snaps[key]
+            # Read and write in key order, as the docs advise: an attempt after a
+            # conflict reads under row locks, in this order, so never deadlocks.
+            snaps = {key: repo.get(key) for key in sorted((a, b))}
+            for key, snap in snaps.items():
                 snap.value["qty"] += -1 if key == a else 1
                 repo.save(snap)  # one UPDATE of the changed field, at the version read
 

@@ -104,13 +104,13 @@ class SQLRecords:
             return self.tombstones is None
         return step.action == "update" and not step.returning
 
-    def read_plan(self, step: Read, *, locking: bool = False) -> Plan:
+    def read_plan(self, step: Read, *, locking: bool = False, exclusive: bool = False) -> Plan:
         """Read a row by key (``FOR SHARE`` when ``locking``, ``FOR UPDATE`` under a
-        :class:`~occ._core.steps.Hold`); returns ``Stored | None``."""
+        :class:`~occ._core.steps.Hold` or when ``exclusive``); returns ``Stored | None``."""
         st = self.statements
         if step.hold is not None and st.touch is not None:
             yield st.touch, st.key_params(step.key)  # SQLite: the write lock, first
-        statement = st.read(locking=locking, exclusive=step.hold is not None)
+        statement = st.read(locking=locking, exclusive=exclusive or step.hold is not None)
         result = yield statement, st.key_params(step.key)
         row = result.first()
         return None if row is None else self.entity.from_row(row)

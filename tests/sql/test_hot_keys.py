@@ -422,3 +422,84 @@ def test_without_the_fallback_no_key_ever_runs_hot(db: sa.Engine) -> None:
         repo.update(1, {"balance": 2}, expected_version=1)
     repo.modify(1, _think_and_add)
     assert repo.stats.snapshot()["fallbacks"] == 0
+
+
+@servers_only  # SQLite has no row locks
+def test_after_an_attempt_lost_the_next_reads_its_rows_under_the_lock(db: sa.Engine) -> None:
+    outside = Repository(db, Account)
+    for key in (1, 2, 3):
+        outside.insert(Account(id=key, owner="a", balance=100))
+    reads: list[list[str]] = []
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(" ".join(statement.upper().split()))
+
+    def transfer(conn: sa.Connection) -> None:
+        statements.clear()
+        accounts = Repository(conn, Account)
+        snaps = {key: accounts.get(key) for key in (1, 2)}
+        reads.append(list(statements))
+        if len(reads) == 1:
+            outside.update(2, {"balance": 0}, expected_version=1)  # slips in
+        snaps[1].value.balance -= 10
+        snaps[2].value.balance += 10
+        for snap in snaps.values():
+            accounts.save(snap)
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        occ.sql.transaction(db, transfer)
+        unrelated = Repository(db, Account)
+        statements.clear()
+        occ.sql.transaction(db, lambda conn: Repository(conn, Account).get(3))
+        later_reads = [s for s in statements if "OCC_ACCOUNT" in s]
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
+    assert len(reads) == 2  # the first attempt lost on row 2
+    assert [s.endswith("FOR UPDATE") for s in reads[0]] == [False, False]
+    assert [s.endswith("FOR UPDATE") for s in reads[1]] == [True, True]
+    assert [unrelated.get(k).value.balance for k in (1, 2)] == [90, 10]
+    assert later_reads
+    assert not any(s.endswith("FOR UPDATE") for s in later_reads)  # a new transaction
+
+
+@servers_only
+def test_rows_whose_transactions_keep_losing_are_locked_from_the_first_attempt(
+    db: sa.Engine,
+) -> None:
+    outside = Repository(db, Account)
+    for key in (1, 2):
+        outside.insert(Account(id=key, owner="a", balance=100))
+    first_reads: list[bool] = []
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(" ".join(statement.upper().split()))
+
+    def losing_once(conn: sa.Connection) -> None:
+        accounts = Repository(conn, Account)
+        statements.clear()
+        snaps = {key: accounts.get(key) for key in (1, 2)}
+        calls.append(statements[0].endswith("FOR UPDATE"))
+        if len(calls) == 1 and not calls[0]:  # an optimistic first attempt: someone slips in
+            current = outside.get(2)
+            outside.update(2, {"balance": current.value.balance}, expected_version=current.version)
+        for snap in snaps.values():
+            snap.value.balance += 1
+            accounts.save(snap)
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        for _ in range(12):
+            calls: list[bool] = []
+            occ.sql.transaction(db, losing_once)
+            first_reads.append(calls[0])
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
+    # Each optimistic first attempt lost; once enough had, first attempts lock at once.
+    assert first_reads[:9] == [False] * 9
+    assert first_reads[-1] is True
+    assert [outside.get(k).value.balance for k in (1, 2)] == [112, 112]

@@ -16,6 +16,7 @@ from occ._core.steps import Applied, Read, Release, Stored, Write
 from occ.errors import ConfigurationError
 from occ.policies import outbox_for
 from occ.sql._async.bulk import AsyncSQLBulk
+from occ.sql._attempts import locks_read
 from occ.sql._binds import AsyncConnection, AsyncEngine, AsyncSession
 from occ.sql._dberrors import aborts_transaction, is_serialization_failure
 from occ.sql._engines import (
@@ -287,7 +288,10 @@ class AsyncRepository(AsyncSQLBulk[T], Generic[T]):
                 await self._release(Release(step.hold, commit=False))
                 step = Read(step.key, primary=True)
         if self._caller:
-            plan = self.records.read_plan(step, locking=step.locking)
+            # In an attempt of occ.sql.transaction after one that lost: rows read then
+            # are read under the row lock now (see occ.sql._attempts).
+            exclusive = locks_read(self.engine, self.name, step.key)
+            plan = self.records.read_plan(step, locking=step.locking, exclusive=exclusive)
             result: Stored | None = await execute(await self._caller_connection(), plan)
             return result
         raw = self.records.driver_sql_only(step)

@@ -33,6 +33,8 @@ from occ.errors import (
     RetryExhaustedError,
     TransactionAbortedError,
 )
+from occ.sql._attempts import Attempt
+from occ.sql._attempts import attempt as run_as
 from occ.sql._binds import AsyncConnection, AsyncEngine
 from occ.sql._dberrors import is_lock_timeout, is_serialization_failure
 from occ.sql._engines import transaction_options
@@ -97,6 +99,7 @@ async def atransaction(
     bound = _lock_wait(engine, lock_timeout)
     policy = retry or RetryPolicy()
     attempt = 1
+    state = Attempt()
     while True:
         async with engine.connect() as conn:
             options = transaction_options(engine)
@@ -106,13 +109,17 @@ async def atransaction(
             try:
                 if bound is not None:
                     await conn.exec_driver_sql(bound)
-                result = await acall(fn, conn, "the function given to transaction()")
+                with run_as(state):
+                    result = await acall(fn, conn, "the function given to transaction()")
                 await conn.commit()
+                state.ended(lost=False)
                 return result
             except Exception as exc:
                 await conn.rollback()
                 if not _retryable(exc):
                     raise
+                state.ended(lost=True)
+                state = state.next()  # the rows it read: locked by the next attempt
                 conflict = getattr(exc, "conflict", None)
                 if attempt >= policy.attempts:
                     if conflict is not None:

@@ -34,6 +34,8 @@ from occ.errors import (
     RetryExhaustedError,
     TransactionAbortedError,
 )
+from occ.sql._attempts import Attempt
+from occ.sql._attempts import attempt as run_as
 from occ.sql._binds import Connection, Engine
 from occ.sql._dberrors import is_lock_timeout, is_serialization_failure
 from occ.sql._engines import transaction_options
@@ -98,6 +100,7 @@ def transaction(
     bound = _lock_wait(engine, lock_timeout)
     policy = retry or RetryPolicy()
     attempt = 1
+    state = Attempt()
     while True:
         with engine.connect() as conn:
             options = transaction_options(engine)
@@ -107,13 +110,17 @@ def transaction(
             try:
                 if bound is not None:
                     conn.exec_driver_sql(bound)
-                result = call(fn, conn, "the function given to transaction()")
+                with run_as(state):
+                    result = call(fn, conn, "the function given to transaction()")
                 conn.commit()
+                state.ended(lost=False)
                 return result
             except Exception as exc:
                 conn.rollback()
                 if not _retryable(exc):
                     raise
+                state.ended(lost=True)
+                state = state.next()  # the rows it read: locked by the next attempt
                 conflict = getattr(exc, "conflict", None)
                 if attempt >= policy.attempts:
                     if conflict is not None:
