@@ -11,6 +11,7 @@ met nothing leaves the next transaction optimistic.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,6 +24,8 @@ __all__ = ["Attempt", "attempt", "locks_read"]
 
 #: rows (engine, entity, key) whose transactions keep losing, across the helper's calls.
 _HOT = HotKeys(size=4096)
+#: engine numbers: unlike ``id()``, never reused by a later engine.
+_engines = itertools.count(1)
 
 Row = tuple[int, str, Hashable]
 
@@ -73,7 +76,11 @@ def locks_read(engine: Any, entity: str, key: Any) -> bool:
     current = _CURRENT.get()
     if current is None:
         return False
-    row = _row(id(engine), entity, key)
+    slots = getattr(engine, "sync_engine", engine).__dict__  # an AsyncEngine has none
+    number = slots.get("_occ_number")
+    if number is None:
+        number = slots.setdefault("_occ_number", next(_engines))
+    row = _row(number, entity, key)
     if row is None:
         return False
     current.read.add(row)
