@@ -176,14 +176,28 @@ def transaction_options(engine: Any) -> dict[str, Any] | None:
 
 
 def create_tables(bind: Any, *tables: sa.Table) -> None:
-    """``CREATE TABLE IF NOT EXISTS`` for ``tables``: on an ``Engine`` in a transaction of its
-    own, or on a caller's ``Connection`` (inside its transaction)."""
+    """``CREATE TABLE IF NOT EXISTS`` for ``tables``: on an ``Engine`` each in a transaction
+    of its own, or on a caller's ``Connection`` (inside its transaction).
+
+    On an engine, a table that another thread or process created between the
+    check and the ``CREATE`` (a relay and a repository starting together) is
+    not an error: the check is made again after a failed ``CREATE``.
+    """
     if isinstance(bind, sa.Engine):
-        with bind.begin() as conn:
-            create_tables(conn, *tables)
+        for table in tables:
+            try:
+                with bind.begin() as conn:
+                    table.create(conn, checkfirst=True)
+            except sa.exc.DBAPIError:
+                if not _exists(bind, table):
+                    raise
         return
     for table in tables:
         table.create(bind, checkfirst=True)
+
+
+def _exists(conn: Any, table: sa.Table) -> bool:
+    return bool(sa.inspect(conn).has_table(table.name, schema=table.schema))
 
 
 async def acreate_tables(bind: Any, *tables: sa.Table) -> None:
@@ -191,8 +205,14 @@ async def acreate_tables(bind: Any, *tables: sa.Table) -> None:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     if isinstance(bind, AsyncEngine):
-        async with bind.begin() as conn:
-            await acreate_tables(conn, *tables)
+        for table in tables:
+            try:
+                async with bind.begin() as conn:
+                    await conn.run_sync(table.create, checkfirst=True)
+            except sa.exc.DBAPIError:
+                async with bind.connect() as conn:
+                    if not await conn.run_sync(_exists, table):
+                        raise
         return
     for table in tables:
         await bind.run_sync(table.create, checkfirst=True)
