@@ -9,24 +9,16 @@ interleaved in rounds. No statement is sent: round trips are 0.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 import occ.sql
 from benchmarks._backends import SQLBackend, item_table, make_engine, reset_rows
-from benchmarks._timing import Measured, interleave, record, timed_round
+from benchmarks._timing import interleave, record, runner
 
 __all__ = ["construction"]
-
-
-def _runner(op: Callable[[int], None]) -> Callable[[float, int, Measured], None]:
-    def run(seconds: float, max_ops: int, into: Measured) -> None:
-        keys = iter(range(1 << 62))
-        timed_round(op, keys, seconds, max_ops, into)
-
-    return run
 
 
 def construction(backend: SQLBackend, settings: Any) -> list[dict[str, Any]]:
@@ -42,7 +34,10 @@ def construction(backend: SQLBackend, settings: Any) -> list[dict[str, Any]]:
 
     try:
         measured = interleave(
-            {"occ": _runner(repository), "orm_session": _runner(session)},
+            {
+                "occ": runner(repository, itertools.count()),
+                "orm_session": runner(session, itertools.count()),
+            },
             rounds=settings.rounds,
             seconds=settings.seconds,
             max_ops=settings.max_ops,

@@ -33,7 +33,7 @@ from benchmarks._backends import (
 )
 from benchmarks._counting import count_sql
 from benchmarks._sql import OccSystem
-from benchmarks._timing import Measured, interleave, record, timed_round
+from benchmarks._timing import interleave, record, runner
 from occ.sync import Outbox
 from occ.testing.databases import DatabaseUnavailableError, private_database
 from occ.testing.mongo_server import mongo_server
@@ -105,7 +105,7 @@ def variant_cost(
     try:
         runners = {}
         for name, system in systems.items():
-            runners[name] = _runner(system.blind, system.keys())
+            runners[name] = runner(system.blind, system.keys())
         measured = interleave(
             runners, rounds=settings.rounds, seconds=settings.seconds, max_ops=settings.max_ops
         )
@@ -129,13 +129,6 @@ def variant_cost(
         return out
     finally:
         occ.sql.dispose(engine)
-
-
-def _runner(op: Callable[[int], None], keys: Any) -> Any:
-    def run(seconds: float, max_ops: int, into: Measured) -> None:
-        timed_round(op, keys, seconds, max_ops, into)
-
-    return run
 
 
 class _MongoOutbox(_mongo.OccMongo):

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Measured", "interleave", "percentile", "record"]
+__all__ = ["Measured", "interleave", "percentile", "record", "runner", "timed_round"]
 
 
 @dataclass
@@ -58,6 +58,17 @@ def timed_round(
     into.cpu_ns += time.thread_time_ns() - cpu
     into.ops += n
     into.seconds += (now - start) / 1e9
+
+
+def runner(
+    op: Callable[[int], None], keys: Iterator[int]
+) -> Callable[[float, int, Measured], None]:
+    """A runner for :func:`interleave`: :func:`timed_round` of ``op`` over ``keys``."""
+
+    def run(seconds: float, max_ops: int, into: Measured) -> None:
+        timed_round(op, keys, seconds, max_ops, into)
+
+    return run
 
 
 def interleave(

@@ -93,8 +93,8 @@ class FlowConfig:
         lock_after: after this many conflicts of one write, its next attempt reads
             the row under a lock held until it wrote (a hot key's writer cannot lose
             again); ``None``: never (backends without row locks).
-        hot: the keys that met a conflict lately; with ``lock_after`` set, their
-            next write takes the row lock at once (see :mod:`occ._core.hot`).
+        hot: the keys whose optimistic attempts keep losing; with ``lock_after``
+            set, their writes take the row lock at once (see :mod:`occ._core.hot`).
         commutative: the atomic operations the backend has (the fast path).
     """
 

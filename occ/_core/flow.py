@@ -212,8 +212,8 @@ def locks_now(cfg: FlowConfig, conflicts: int) -> bool:
 
 
 def starts_hot(cfg: FlowConfig, key: Any) -> bool:
-    """Whether a write of ``key`` beginning now takes the row lock at its first chance:
-    the key met a conflict lately (see :mod:`occ._core.hot`)."""
+    """Whether a write of ``key`` takes the row lock at its first chance now: the key's
+    optimistic attempts keep losing (see :mod:`occ._core.hot`)."""
     return (
         cfg.lock_after is not None
         and not cfg.joined
