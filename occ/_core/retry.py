@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from occ.errors import ValidationError
+from occ.errors import ConflictError, DeletedError, RetryExhaustedError, ValidationError
 
-__all__ = ["RetryPolicy"]
+__all__ = ["RetryPolicy", "backoff_or_raise", "retries_conflict"]
 
 
 @dataclass(frozen=True)
@@ -53,3 +53,22 @@ class RetryPolicy:
         """A jittered delay before ``attempt``, within ``[0, ceiling(attempt)]``."""
         top = self.ceiling(attempt)
         return self._rng.uniform(0.0, top) if top > 0 else 0.0
+
+
+def retries_conflict(exc: BaseException) -> bool:
+    """Whether a transaction that failed with ``exc`` may pass when run again from fresh
+    reads, as far as occ's own errors tell: any conflict but a deleted row (no retry
+    brings it back). The transaction helpers add their backend's transient errors."""
+    return isinstance(exc, ConflictError) and not isinstance(exc, DeletedError)
+
+
+def backoff_or_raise(exc: BaseException, attempt: int, policy: RetryPolicy) -> float:
+    """After attempt ``attempt`` of a transaction failed with the retryable ``exc``: the
+    backoff before the next attempt, or, the budget spent, :class:`RetryExhaustedError`
+    (``exc`` itself when it carries no conflict, a deadlock say)."""
+    if attempt >= policy.attempts:
+        conflict = getattr(exc, "conflict", None)
+        if conflict is not None:
+            raise RetryExhaustedError(conflict, attempt) from exc
+        raise exc
+    return policy.delay(attempt + 1)

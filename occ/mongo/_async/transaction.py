@@ -19,9 +19,8 @@ from typing import Any
 
 from pymongo.errors import PyMongoError
 
-from occ._core.retry import RetryPolicy
+from occ._core.retry import RetryPolicy, backoff_or_raise, retries_conflict
 from occ._modes import acall, asleep
-from occ.errors import ConflictError, DeletedError, RetryExhaustedError
 from occ.mongo._clients import astart_session, astart_transaction
 
 __all__ = ["atransaction"]
@@ -36,9 +35,7 @@ def _transient(exc: BaseException) -> bool:
 
 def _retryable(exc: BaseException) -> bool:
     """A conflict the next fresh transaction may not meet (not a document deleted for good)."""
-    if isinstance(exc, ConflictError):
-        return not isinstance(exc, DeletedError)
-    return _transient(exc)
+    return retries_conflict(exc) or _transient(exc)
 
 
 async def _commit(session: Any) -> None:
@@ -92,14 +89,9 @@ async def atransaction(
                     await session.abort_transaction()
                 if not _retryable(exc):
                     raise
-                if attempt >= policy.attempts:
-                    conflict = getattr(exc, "conflict", None)
-                    if conflict is not None:
-                        raise RetryExhaustedError(conflict, attempt) from exc
-                    raise
+                delay = backoff_or_raise(exc, attempt, policy)
         finally:
             await session.end_session()
         attempt += 1
-        delay = policy.delay(attempt)
         if delay > 0:
             await asleep(delay)

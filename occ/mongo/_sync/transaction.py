@@ -20,9 +20,8 @@ from typing import Any
 
 from pymongo.errors import PyMongoError
 
-from occ._core.retry import RetryPolicy
+from occ._core.retry import RetryPolicy, backoff_or_raise, retries_conflict
 from occ._modes import call, sleep
-from occ.errors import ConflictError, DeletedError, RetryExhaustedError
 from occ.mongo._clients import start_session, start_transaction
 
 __all__ = ["transaction"]
@@ -37,9 +36,7 @@ def _transient(exc: BaseException) -> bool:
 
 def _retryable(exc: BaseException) -> bool:
     """A conflict the next fresh transaction may not meet (not a document deleted for good)."""
-    if isinstance(exc, ConflictError):
-        return not isinstance(exc, DeletedError)
-    return _transient(exc)
+    return retries_conflict(exc) or _transient(exc)
 
 
 def _commit(session: Any) -> None:
@@ -93,14 +90,9 @@ def transaction(
                     session.abort_transaction()
                 if not _retryable(exc):
                     raise
-                if attempt >= policy.attempts:
-                    conflict = getattr(exc, "conflict", None)
-                    if conflict is not None:
-                        raise RetryExhaustedError(conflict, attempt) from exc
-                    raise
+                delay = backoff_or_raise(exc, attempt, policy)
         finally:
             session.end_session()
         attempt += 1
-        delay = policy.delay(attempt)
         if delay > 0:
             sleep(delay)

@@ -24,15 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from occ._core.retry import RetryPolicy
+from occ._core.retry import RetryPolicy, backoff_or_raise, retries_conflict
 from occ._modes import acall, asleep
-from occ.errors import (
-    ConfigurationError,
-    ConflictError,
-    DeletedError,
-    RetryExhaustedError,
-    TransactionAbortedError,
-)
+from occ.errors import ConfigurationError
 from occ.sql._attempts import Attempt
 from occ.sql._attempts import attempt as run_as
 from occ.sql._binds import AsyncConnection, AsyncEngine
@@ -50,11 +44,7 @@ LOCK_TIMEOUT = 0.1
 
 def _retryable(exc: BaseException) -> bool:
     """A conflict the next fresh transaction may not meet (not a row deleted for good)."""
-    if isinstance(exc, TransactionAbortedError):
-        return True
-    if isinstance(exc, ConflictError):
-        return not isinstance(exc, DeletedError)
-    return is_serialization_failure(exc) or is_lock_timeout(exc)
+    return retries_conflict(exc) or is_serialization_failure(exc) or is_lock_timeout(exc)
 
 
 def _lock_wait(engine: Any, seconds: float | None) -> str | None:
@@ -120,12 +110,7 @@ async def atransaction(
                     raise
                 state.ended(lost=True)
                 state = state.next()  # the rows it read: locked by the next attempt
-                conflict = getattr(exc, "conflict", None)
-                if attempt >= policy.attempts:
-                    if conflict is not None:
-                        raise RetryExhaustedError(conflict, attempt) from exc
-                    raise
+                delay = backoff_or_raise(exc, attempt, policy)
         attempt += 1
-        delay = policy.delay(attempt)
         if delay > 0:
             await asleep(delay)
